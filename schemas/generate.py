@@ -1,0 +1,37 @@
+"""Write the JSON Schema files from the pydantic models (`stream-app schemas`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from schemas.kpi import CallWindowKpi, KpiKey
+from schemas.telephony import CallEvent
+
+HERE = Path(__file__).parent
+MODELS: dict[str, tuple[type[BaseModel], str]] = {
+    "telephony_call_event.schema.json": (CallEvent, "validation"),
+    "kpi_calls.schema.json": (CallWindowKpi, "serialization"),
+    "kpi_key.schema.json": (KpiKey, "serialization"),
+}
+
+
+def render(model: type[BaseModel], mode: str) -> str:
+    schema = model.model_json_schema(mode=mode)  # type: ignore[arg-type]
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def write_all(check: bool = False) -> list[str]:
+    """Write every schema file; with `check`, write nothing and return the stale ones."""
+    stale = []
+    for name, (model, mode) in MODELS.items():
+        path = HERE / name
+        text = render(model, mode)
+        if not path.exists() or path.read_text() != text:
+            stale.append(name)
+            if not check:
+                path.write_text(text)
+    return stale

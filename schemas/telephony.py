@@ -1,0 +1,85 @@
+"""Telephony call lifecycle events (topic `telephony.calls`, keyed by `rep_id`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
+
+from schemas.common import EventId, LabelId, Timestamp, to_ms
+
+
+class Direction(StrEnum):
+    outbound = "outbound"
+    inbound = "inbound"
+
+
+class CallStatus(StrEnum):
+    initiated = "initiated"
+    ringing = "ringing"
+    answered = "answered"
+    completed = "completed"
+    no_answer = "no_answer"
+    busy = "busy"
+    failed = "failed"
+    canceled = "canceled"
+
+
+class AnsweredBy(StrEnum):
+    human = "human"
+    machine = "machine"
+    unknown = "unknown"
+
+
+class CallEvent(BaseModel):
+    """One lifecycle event of one call. A call emits several; each may be duplicated or late."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", title="TelephonyCallEvent")
+
+    event_id: EventId = Field(description="Stable id of this event; the dedupe key.")
+    occurred_at: Timestamp = Field(description="When the event happened (event time).")
+    call_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="The call this event belongs to. Used for state only, never as a label."
+    )
+    rep_id: LabelId = Field(description="The inside-sales rep who placed or took the call.")
+    team_id: LabelId = Field(description="The rep's team.")
+    direction: Direction
+    status: CallStatus
+    started_at: Timestamp = Field(
+        description="When the call was placed. Every lifecycle event repeats it: it buckets dials."
+    )
+    answered_by: AnsweredBy | None = Field(
+        default=None, description="Answering-machine detection or the rep's disposition."
+    )
+    answered_at: Timestamp | None = Field(default=None, description="When the call was answered.")
+    ended_at: Timestamp | None = Field(default=None, description="When the call hung up.")
+    talk_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        le=86_400,
+        description="Seconds from answer to hang-up. Derived as ended_at - answered_at if absent.",
+    )
+    disposition: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+    @model_validator(mode="after")
+    def _timestamps_in_order(self) -> CallEvent:
+        def check(earlier: datetime | None, later: datetime | None, what: str) -> None:
+            if earlier is not None and later is not None and later < earlier:
+                raise PydanticCustomError("timestamp_order", what)
+
+        check(self.started_at, self.answered_at, "answered_at is before started_at")
+        check(self.started_at, self.ended_at, "ended_at is before started_at")
+        check(self.answered_at, self.ended_at, "ended_at is before answered_at")
+        return self
+
+    @property
+    def talk_ms(self) -> int | None:
+        """Talk time in ms: the vendor's talk_seconds, else ended_at - answered_at."""
+        if self.talk_seconds is not None:
+            return round(self.talk_seconds * 1000)
+        if self.answered_at is not None and self.ended_at is not None:
+            return to_ms(self.ended_at) - to_ms(self.answered_at)
+        return None

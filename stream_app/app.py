@@ -1,0 +1,287 @@
+"""The Faust worker: one thin agent per source topic, plus one timer for windows over time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from typing import Any
+
+import faust
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from schemas.common import from_ms
+from stream_app.clock import Clock, SystemClock
+from stream_app.decode import Rejected, decode
+from stream_app.engine import Engine, Plan, Value
+from stream_app.families.calls import CallsFamily
+from stream_app.kafka_config import faust_credentials
+from stream_app.kpi import kpi_key, kpi_record
+from stream_app.metrics import LabelGuard, StateCollector
+from stream_app.settings import Settings
+from stream_app.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+METRIC_PREFIX = "isales"
+
+
+class FaustTableStore:
+    """StateStore over a Faust table, writing the changelog to an explicit partition so the
+    timer (which runs outside any stream event) can write too."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, key: str) -> Value | None:
+        value: Value | None = self.table.data.get(key)
+        return value
+
+    def put(self, key: str, value: Value, partition: int) -> None:
+        self.table.data[key] = value
+        self.table.send_changelog(partition, key, value)
+
+    def delete(self, key: str, partition: int) -> None:
+        self.table.data.pop(key, None)
+        self.table.send_changelog(partition, key, None)
+
+    def items(self) -> list[tuple[str, Value]]:
+        return list(self.table.data.items())
+
+
+def _headers(meta: dict[str, str]) -> list[tuple[str, bytes]]:
+    return [(k, v.encode()) for k, v in meta.items()]
+
+
+class Service:
+    """Builds the Faust app from settings; holds the engine, topics and metrics of the worker."""
+
+    def __init__(
+        self, settings: Settings, clock: Clock | None = None, registry: CollectorRegistry | None = None
+    ) -> None:
+        s = self.settings = settings
+        self.clock = clock or SystemClock()
+        self.registry = registry or CollectorRegistry()
+        self.app = faust.App(
+            s.app_id,
+            broker=[f"kafka://{b}" for b in s.bootstrap_list],
+            broker_credentials=faust_credentials(s),
+            store="memory://",
+            autodiscover=False,
+            consumer_auto_offset_reset="earliest",
+            processing_guarantee="at_least_once",
+            table_standby_replicas=0,
+            topic_partitions=s.partitions,
+            topic_replication_factor=s.replication_factor,
+            topic_disable_leader=True,
+            broker_session_timeout=s.session_timeout_seconds,
+            broker_heartbeat_interval=min(3.0, s.session_timeout_seconds / 3),
+            producer_acks=-1,
+            web_enabled=True,
+            web_bind=s.metrics_host,
+            web_host=s.metrics_host,
+            web_port=s.metrics_port,
+            web_in_thread=False,
+            logging_config=None,
+            # Table keys and values go to the changelog as JSON and come back as str and dict.
+            key_serializer="json",
+            value_serializer="json",
+        )
+        raw = {"key_serializer": "raw", "value_serializer": "raw"}
+        self.calls_topic = self.app.topic(s.calls_topic, partitions=s.partitions, **raw)
+        self.kpi_topic = self.app.topic(s.kpi_calls_topic, partitions=s.partitions, **raw)
+        self.dlq_topic = self.app.topic(s.dlq_topic, partitions=s.partitions, **raw)
+        self.late_topic = self.app.topic(s.late_topic, partitions=s.partitions, **raw)
+        self.table = self.app.Table(
+            "calls-state",
+            default=None,
+            partitions=s.partitions,
+        )
+        self.family = CallsFamily(s.short_call_seconds)
+        self.engine: Engine[Any] = Engine(
+            self.family,
+            FaustTableStore(self.table),
+            self.clock,
+            specs=s.window_specs,
+            tz=s.business_timezone,
+            grace_ms=s.grace_ms,
+            window_retention_ms=int(s.window_retention_hours * 3_600_000),
+            dedupe_retention_ms=int(s.dedupe_retention_hours * 3_600_000),
+        )
+        self.lock = asyncio.Lock()
+        self._indexed: set[int] | None = None
+        self._last_sweep = time.monotonic()
+        guard = LabelGuard(
+            {"rep": s.label_cap_rep, "team": s.label_cap_team}, self.registry, METRIC_PREFIX
+        )
+        self.registry.register(
+            StateCollector(
+                self.engine,
+                prefix=METRIC_PREFIX,
+                source_topic=s.calls_topic,
+                owned=self.owned_partitions,
+                highwater=self._highwater,
+                guard=guard,
+                clock=self.clock,
+            )
+        )
+        self._wire()
+
+    # ---- ownership -------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        recovery = self.app.tables.recovery
+        return bool(recovery.completed.is_set()) and not self.app.rebalancing
+
+    def owned_partitions(self) -> set[int]:
+        if not self.ready():
+            return set()
+        return {
+            tp.partition
+            for tp in self.app.consumer.assignment()
+            if tp.topic == self.settings.calls_topic
+        }
+
+    def _highwater(self, partition: int) -> int | None:
+        try:
+            hw = self.app.consumer.highwater(faust.types.TP(self.settings.calls_topic, partition))
+        except Exception:  # noqa: BLE001 - no fetch yet on this partition
+            return None
+        return None if hw is None else int(hw)
+
+    def _caught_up(self, partition: int) -> bool:
+        hw = self._highwater(partition)
+        pst = self.engine.store.get(f"p/{partition}")
+        next_offset = 0 if pst is None else pst["o"] + 1
+        return hw is not None and next_offset >= hw
+
+    # ---- wiring ----------------------------------------------------------------------------
+
+    def _wire(self) -> None:
+        app, s = self.app, self.settings
+
+        @app.task  # type: ignore[misc]
+        async def create_topics() -> None:
+            await ensure_topics(s)
+
+        @app.agent(self.calls_topic, concurrency=1)  # type: ignore[misc]
+        async def calls(stream: Any) -> Any:
+            async for event in stream.events():
+                await self.handle(event.message)
+                yield None
+
+        @app.timer(interval=s.kpi_update_interval_seconds)  # type: ignore[misc]
+        async def windows_tick() -> None:
+            await self.tick()
+
+        @app.page("/metrics")  # type: ignore[misc]
+        async def metrics(web: Any, request: Any) -> Any:
+            body = generate_latest(self.registry)
+            return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+        @app.page("/healthz")  # type: ignore[misc]
+        async def healthz(web: Any, request: Any) -> Any:
+            return web.json({"status": "ok"})
+
+        @app.page("/readyz")  # type: ignore[misc]
+        async def readyz(web: Any, request: Any) -> Any:
+            ready = self.ready()
+            return web.json(
+                {"ready": ready, "partitions": sorted(self.owned_partitions())},
+                status=200 if ready else 503,
+            )
+
+    # ---- per record ------------------------------------------------------------------------
+
+    async def _send_acked(self, topic: Any, key: bytes | None, value: bytes | None,
+                          headers: list[tuple[str, bytes]]) -> None:
+        # force=True: send now, not attached to the event's commit (which would wait on us).
+        fut: Awaitable[Any] = await topic.send(key=key, value=value, headers=headers, force=True)
+        await fut
+
+    async def handle(self, msg: Any) -> None:
+        s = self.settings
+        async with self.lock:
+            result = decode(
+                msg.value,
+                msg.key,
+                self.family,
+                max_bytes=s.max_payload_bytes,
+                now_ms=self.clock.now_ms(),
+                max_future_ms=int(s.max_future_skew_seconds * 1000),
+            )
+            plan: Plan
+            if isinstance(result, Rejected):
+                plan = self.engine.plan_reject(msg.partition, msg.offset, result.reason_class)
+                if plan.kind == "replayed":
+                    return
+                meta = self._source_meta(msg)
+                meta.update({"dlq.reason.class": result.reason_class, "dlq.reason": result.reason})
+                await self._send_acked(self.dlq_topic, msg.key, msg.value, _headers(meta))
+            else:
+                plan = self.engine.plan(result.event, msg.partition, msg.offset)
+                if plan.late_specs:
+                    meta = self._source_meta(msg)
+                    meta["late.windows"] = ",".join(plan.late_specs)
+                    await self._send_acked(self.late_topic, msg.key, msg.value, _headers(meta))
+            self.engine.commit(plan)
+
+    def _source_meta(self, msg: Any) -> dict[str, str]:
+        return {
+            "source.topic": str(msg.topic),
+            "source.partition": str(msg.partition),
+            "source.offset": str(msg.offset),
+            "dead_lettered_at": from_ms(self.clock.now_ms()).isoformat(),
+        }
+
+    # ---- over time -------------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        s = self.settings
+        async with self.lock:
+            owned = self.owned_partitions()
+            if not owned and not self.ready():
+                return
+            if owned != self._indexed:
+                self.engine.rebuild_index(owned)
+                self._indexed = owned
+            now = self.clock.now_ms()
+            idle_ms = int(s.idle_timeout_seconds * 1000)
+            due: list[tuple[str, Value]] = []
+            for part in sorted(owned):
+                wm = self.engine.effective_watermark(part, self._caught_up(part), idle_ms)
+                due.extend(self.engine.due_windows(part, wm))
+            # A window is marked final only after its final record is acknowledged, so a crash
+            # in between re-sends it (same key: it overwrites) instead of losing it.
+            pending = []
+            for _key, value in due:
+                record = kpi_record(self.family, value, tz=s.business_timezone, final=True,
+                                    now_ms=now)
+                pending.append(
+                    await self.kpi_topic.send(
+                        key=kpi_key(self.family.name, value), value=record, force=True
+                    )
+                )
+            for fut in pending:
+                await fut
+            for key, value in due:
+                self.engine.mark_final(key, value)
+            for _key, value in self.engine.take_dirty():
+                if value["p"] not in owned:
+                    continue
+                record = kpi_record(self.family, value, tz=s.business_timezone, final=False,
+                                    now_ms=now)
+                await self.kpi_topic.send(
+                    key=kpi_key(self.family.name, value), value=record, force=True
+                )
+            if time.monotonic() - self._last_sweep >= s.sweep_interval_seconds:
+                self._last_sweep = time.monotonic()
+                removed = self.engine.sweep(owned)
+                if removed:
+                    log.info("retention removed %d keys", removed)
+
+
+def kpi_json(record: bytes) -> dict[str, Any]:
+    parsed: dict[str, Any] = orjson.loads(record)
+    return parsed

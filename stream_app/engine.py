@@ -1,0 +1,342 @@
+"""The spine: dedupe, event-time windows, watermarks and exact replay, over a key-value store.
+
+Pure of Kafka and Faust: the store is a Protocol (a dict in unit tests, a changelogged Faust
+table in the worker). Exactness after a crash rests on two facts:
+
+* all keys an event touches live in one store whose changelog partition is the event's source
+  partition, and writes to one partition reach the changelog in order, so what survives a crash
+  is a prefix of the writes;
+* every value carries the source offset that last wrote it (`o`), and the partition record
+  (`p/<n>`) is written last. Replaying an event skips every key already at its offset, and the
+  entity record keeps the event's effect (`eff`) for the one write that may be missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from stream_app.clock import Clock
+from stream_app.family import Facts, Family, State
+from stream_app.windows import WindowSpec, is_closed, window_for
+
+E = TypeVar("E", bound=BaseModel)
+Value = dict[str, Any]
+
+SEEN_CAP = 64
+"""Event ids remembered per entity; merging is idempotent, so this only bounds memory."""
+
+
+class StateStore(Protocol):
+    def get(self, key: str) -> Value | None: ...
+
+    def put(self, key: str, value: Value, partition: int) -> None: ...
+
+    def delete(self, key: str, partition: int) -> None: ...
+
+    def items(self) -> Iterable[tuple[str, Value]]: ...
+
+
+class DictStore:
+    """The store for unit tests; also records writes so tests can simulate a crash mid-event."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Value] = {}
+        self.log: list[tuple[str, Value | None, int]] = []
+
+    def get(self, key: str) -> Value | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: Value, partition: int) -> None:
+        self.data[key] = value
+        self.log.append((key, value, partition))
+
+    def delete(self, key: str, partition: int) -> None:
+        self.data.pop(key, None)
+        self.log.append((key, None, partition))
+
+    def items(self) -> Iterable[tuple[str, Value]]:
+        return list(self.data.items())
+
+
+def partition_key(partition: int) -> str:
+    return f"p/{partition}"
+
+
+def entity_key(group: str, entity: str) -> str:
+    return f"e/{group}/{entity}"
+
+
+def window_key(group: str, spec: str, start_ms: int) -> str:
+    return f"w/{group}/{spec}/{start_ms}"
+
+
+def totals_key(group: str) -> str:
+    return f"t/{group}"
+
+
+def new_partition_state(partition: int) -> Value:
+    return {
+        "o": -1,
+        "p": partition,
+        "wm": None,
+        "applied": 0,
+        "dup": 0,
+        "late": 0,
+        "late_w": {},
+        "dlq": {},
+        "last_ms": None,
+    }
+
+
+Kind = Literal["applied", "duplicate", "replayed", "rejected"]
+
+
+@dataclass
+class Plan:
+    """What processing one record will write; computed first so side effects can be awaited."""
+
+    kind: Kind
+    partition: int
+    writes: list[tuple[str, Value]] = field(default_factory=list)
+    late_specs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    metric: str
+    ts_ms: int
+    value: int
+
+
+def fact_deltas(old: Facts, new: Facts) -> list[Delta]:
+    """Retract what an entity contributed before, add what it contributes now."""
+    deltas: list[Delta] = []
+    for metric in sorted(old.keys() | new.keys()):
+        before, after = old.get(metric), new.get(metric)
+        if before == after:
+            continue
+        if before is not None:
+            deltas.append(Delta(metric, before[0], -before[1]))
+        if after is not None:
+            deltas.append(Delta(metric, after[0], after[1]))
+    return deltas
+
+
+class Engine(Generic[E]):
+    def __init__(
+        self,
+        family: Family[E],
+        store: StateStore,
+        clock: Clock,
+        *,
+        specs: tuple[WindowSpec, ...],
+        tz: str,
+        grace_ms: int,
+        window_retention_ms: int,
+        dedupe_retention_ms: int,
+    ) -> None:
+        self.family = family
+        self.store = store
+        self.clock = clock
+        self.specs = specs
+        self.tz = tz
+        self.grace_ms = grace_ms
+        self.window_retention_ms = window_retention_ms
+        self.dedupe_retention_ms = dedupe_retention_ms
+        self.open_windows: dict[int, set[str]] = {}
+        self.dirty: set[str] = set()
+        self.last_event_wall_ms: dict[int, int] = {}
+
+    # ---- processing one record -------------------------------------------------------------
+
+    def _partition_state(self, partition: int) -> Value:
+        return self.store.get(partition_key(partition)) or new_partition_state(partition)
+
+    def plan_reject(self, partition: int, offset: int, reason_class: str) -> Plan:
+        pst = self._partition_state(partition)
+        if pst["o"] >= offset:
+            return Plan("replayed", partition)
+        pst = {**pst, "o": offset, "dlq": {**pst["dlq"]}}
+        pst["dlq"][reason_class] = pst["dlq"].get(reason_class, 0) + 1
+        return Plan("rejected", partition, [(partition_key(partition), pst)])
+
+    def plan(self, event: E, partition: int, offset: int) -> Plan:
+        fam = self.family
+        pst = self._partition_state(partition)
+        if pst["o"] >= offset:
+            return Plan("replayed", partition)
+        group = fam.group(event)
+        ekey = entity_key(group, fam.entity(event))
+        est = self.store.get(ekey)
+        occurred = fam.occurred_ms(event)
+        if est is not None and est["o"] >= offset:
+            # The entity write survived a crash, the partition record did not: finish the event.
+            late = tuple(est["eff"])
+            return Plan(
+                "applied", partition, [self._advance(pst, offset, occurred, late)], late
+            )
+        if est is not None and event.event_id in est["seen"]:
+            pst = {**pst, "o": offset, "dup": pst["dup"] + 1}
+            return Plan("duplicate", partition, [(partition_key(partition), pst)])
+
+        old_state: State | None = est["s"] if est is not None else None
+        new_state = fam.merge(old_state, event)
+        deltas = fact_deltas(fam.facts(old_state) if old_state else {}, fam.facts(new_state))
+        labels = dict(fam.labels(new_state))
+        writes: list[tuple[str, Value]] = []
+        late: set[str] = set()
+        windows: dict[str, Value] = {}
+        for delta in deltas:
+            for spec in self.specs:
+                win = window_for(delta.ts_ms, spec, self.tz)
+                wkey = window_key(group, spec.name, win.start_ms)
+                current = windows.get(wkey) or self.store.get(wkey)
+                if current is not None and current["o"] >= offset and wkey not in windows:
+                    continue  # applied before the crash
+                if (current is not None and current["final"]) or is_closed(
+                    win.end_ms, self.grace_ms, pst["wm"]
+                ):
+                    late.add(spec.name)
+                    continue
+                if current is None:
+                    current = {
+                        "p": partition,
+                        "g": group,
+                        "spec": spec.name,
+                        "start": win.start_ms,
+                        "end": win.end_ms,
+                        "c": {},
+                        "final": False,
+                        "rev": 0,
+                    }
+                counts = dict(current["c"])
+                counts[delta.metric] = counts.get(delta.metric, 0) + delta.value
+                windows[wkey] = {**current, **labels, "o": offset, "c": counts}
+        for wkey, value in windows.items():
+            writes.append((wkey, {**value, "rev": value["rev"] + 1}))
+        if deltas:
+            tkey = totals_key(group)
+            totals = self.store.get(tkey)
+            if totals is None or totals["o"] < offset:
+                counts = dict(totals["c"]) if totals else {}
+                for delta in deltas:
+                    counts[delta.metric] = counts.get(delta.metric, 0) + delta.value
+                writes.append((tkey, {"p": partition, "g": group, **labels, "o": offset, "c": counts}))
+        seen = [*(est["seen"] if est else []), event.event_id][-SEEN_CAP:]
+        last = max(occurred, est["last"]) if est else occurred
+        late_specs = tuple(sorted(late))
+        writes.append(
+            (
+                ekey,
+                {"o": offset, "p": partition, "s": new_state, "seen": seen, "last": last,
+                 "eff": list(late_specs)},
+            )
+        )
+        writes.append(self._advance(pst, offset, occurred, late_specs))
+        return Plan("applied", partition, writes, late_specs)
+
+    def _advance(
+        self, pst: Value, offset: int, occurred: int, late: tuple[str, ...]
+    ) -> tuple[str, Value]:
+        wm = occurred if pst["wm"] is None else max(pst["wm"], occurred)
+        late_w = dict(pst["late_w"])
+        for name in late:
+            late_w[name] = late_w.get(name, 0) + 1
+        value = {
+            **pst,
+            "o": offset,
+            "wm": wm,
+            "applied": pst["applied"] + 1,
+            "late": pst["late"] + (1 if late else 0),
+            "late_w": late_w,
+            "last_ms": occurred,
+        }
+        return partition_key(pst["p"]), value
+
+    def commit(self, plan: Plan) -> None:
+        for key, value in plan.writes:
+            self.store.put(key, value, plan.partition)
+            if key.startswith("w/"):
+                self.open_windows.setdefault(plan.partition, set()).add(key)
+                self.dirty.add(key)
+        if plan.kind != "replayed":
+            self.last_event_wall_ms[plan.partition] = self.clock.now_ms()
+
+    # ---- windows over time -----------------------------------------------------------------
+
+    def watermark(self, partition: int) -> int | None:
+        pst = self.store.get(partition_key(partition))
+        return None if pst is None else pst["wm"]
+
+    def effective_watermark(self, partition: int, caught_up: bool, idle_ms: int) -> int | None:
+        """The event-time watermark, or the wall clock once a caught-up partition has been idle:
+        without it the last windows of a quiet partition would never close."""
+        wm = self.watermark(partition)
+        now = self.clock.now_ms()
+        last = self.last_event_wall_ms.setdefault(partition, now)
+        if caught_up and now - last >= idle_ms:
+            idle_wm = now - idle_ms
+            return idle_wm if wm is None else max(wm, idle_wm)
+        return wm
+
+    def rebuild_index(self, partitions: set[int]) -> None:
+        """After an assignment change: which windows are open here, and re-announce them."""
+        self.open_windows = {p: set() for p in partitions}
+        for key, value in self.store.items():
+            if key.startswith("w/") and value["p"] in partitions and not value["final"]:
+                self.open_windows[value["p"]].add(key)
+                self.dirty.add(key)
+
+    def due_windows(self, partition: int, watermark: int | None) -> list[tuple[str, Value]]:
+        due = []
+        for key in sorted(self.open_windows.get(partition, ())):
+            value = self.store.get(key)
+            if value is None or value["final"]:
+                self.open_windows[partition].discard(key)
+            elif is_closed(value["end"], self.grace_ms, watermark):
+                due.append((key, value))
+        return due
+
+    def mark_final(self, key: str, value: Value) -> None:
+        self.store.put(key, {**value, "final": True, "rev": value["rev"] + 1}, value["p"])
+        self.open_windows.get(value["p"], set()).discard(key)
+        self.dirty.discard(key)
+
+    def take_dirty(self) -> list[tuple[str, Value]]:
+        out = []
+        for key in sorted(self.dirty):
+            value = self.store.get(key)
+            if value is not None and not value["final"]:
+                out.append((key, value))
+        self.dirty.clear()
+        return out
+
+    def sweep(self, partitions: set[int]) -> int:
+        """Delete closed windows past retention and entities past the dedupe horizon."""
+        watermarks = {p: self.watermark(p) for p in partitions}
+        doomed: list[tuple[str, int]] = []
+        for key, value in self.store.items():
+            part = value.get("p")
+            if part not in partitions or watermarks.get(part) is None:
+                continue
+            wm = watermarks[part]
+            assert wm is not None
+            if key.startswith("w/"):
+                if value["final"] and value["end"] + self.grace_ms + self.window_retention_ms <= wm:
+                    doomed.append((key, part))
+            elif key.startswith("e/") and value["last"] + self.dedupe_retention_ms <= wm:
+                doomed.append((key, part))
+        for key, part in doomed:
+            self.store.delete(key, part)
+        return len(doomed)
+
+    # ---- reading state ---------------------------------------------------------------------
+
+    def values(self, prefix: str, partitions: set[int]) -> Iterator[tuple[str, Value]]:
+        for key, value in self.store.items():
+            if key.startswith(prefix) and value.get("p") in partitions:
+                yield key, value

@@ -1,0 +1,139 @@
+"""Call-activity KPIs: dials, connects, machine answers, talk time, short calls.
+
+Each fact of a call is bucketed by the moment it happened, so live numbers never wait for a
+call to end: a dial by `started_at`, a connect or machine answer by `answered_at`, talk time
+and short calls by `ended_at` (README, "Call KPIs").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from schemas.common import to_ms
+from schemas.telephony import AnsweredBy, CallEvent, Direction
+from stream_app.family import DerivedSpec, Facts, MetricSpec, State
+
+Tag = list[Any]  # [occurred_ms, event_id]: the total order that makes merging order-free
+
+
+def _tag(event: CallEvent) -> Tag:
+    return [to_ms(event.occurred_at), event.event_id]
+
+
+def _newer(candidate: Tag, current: Tag | None) -> bool:
+    return current is None or (candidate[0], candidate[1]) > (current[0], current[1])
+
+
+class CallsFamily:
+    name = "calls"
+    model = CallEvent
+    metrics = (
+        MetricSpec("dials", "dials", "Outbound call attempts, whatever the outcome.", "started_at"),
+        MetricSpec("connects", "connects", "Outbound calls answered by a person.", "answered_at"),
+        MetricSpec(
+            "machine_answers",
+            "machine_answers",
+            "Outbound calls answered by a machine or voicemail; not connects.",
+            "answered_at",
+        ),
+        MetricSpec(
+            "talk_ms",
+            "talk_seconds",
+            "Seconds from answer to hang-up on connects.",
+            "ended_at",
+            divisor=1000,
+        ),
+        MetricSpec(
+            "short_calls",
+            "short_calls",
+            "Connects whose talk time is under the short-call threshold.",
+            "ended_at",
+        ),
+        MetricSpec("inbound_calls", "inbound_calls", "Inbound calls taken.", "started_at"),
+    )
+    derived = (
+        DerivedSpec("connect_rate", "Connects / dials in the window.", "connects", "dials"),
+        DerivedSpec(
+            "avg_talk_seconds",
+            "Talk seconds / connects in the window.",
+            "talk_ms",
+            "connects",
+            divisor=1000,
+        ),
+    )
+
+    def __init__(self, short_call_seconds: float) -> None:
+        self.short_call_ms = round(short_call_seconds * 1000)
+
+    def partition_key(self, event: CallEvent) -> str:
+        return event.rep_id
+
+    def group(self, event: CallEvent) -> str:
+        return event.rep_id
+
+    def entity(self, event: CallEvent) -> str:
+        return event.call_id
+
+    def occurred_ms(self, event: CallEvent) -> int:
+        return to_ms(event.occurred_at)
+
+    def check_time(self, event: CallEvent) -> list[int]:
+        stamps = [event.occurred_at, event.started_at, event.answered_at, event.ended_at]
+        return [to_ms(s) for s in stamps if s is not None]
+
+    def merge(self, state: State | None, event: CallEvent) -> State:
+        """Each field keeps the value of the newest event (by occurred_at, then event_id) that
+        carries it; a definite human/machine verdict outranks `unknown`. The result depends only
+        on the set of events seen, never on their order or repetition."""
+        new: State = dict(state) if state else {}
+        tag = _tag(event)
+        if _newer(tag, new.get("tag")):
+            new.update(
+                tag=tag,
+                team=event.team_id,
+                dir=event.direction.value,
+                start=to_ms(event.started_at),
+            )
+        if event.answered_by is not None:
+            definite = int(event.answered_by is not AnsweredBy.unknown)
+            rank = [definite, *tag]
+            current = new.get("ab")
+            if current is None or (rank[0], rank[1], rank[2]) > tuple(current[1]):
+                answered_ms = to_ms(event.answered_at) if event.answered_at else tag[0]
+                new["ab"] = [event.answered_by.value, rank, answered_ms]
+        if event.answered_at is not None and _newer(tag, new.get("at_tag")):
+            new["at"] = to_ms(event.answered_at)
+            new["at_tag"] = tag
+        talk_ms = event.talk_ms
+        if talk_ms is not None and _newer(tag, new.get("end_tag")):
+            new["talk"] = talk_ms
+            new["end"] = to_ms(event.ended_at) if event.ended_at else tag[0]
+            new["end_tag"] = tag
+        return new
+
+    def facts(self, state: State) -> Facts:
+        facts: Facts = {}
+        if "start" not in state:
+            return facts
+        if state["dir"] == Direction.inbound.value:
+            facts["inbound_calls"] = (state["start"], 1)
+            return facts
+        facts["dials"] = (state["start"], 1)
+        answered = state.get("ab")
+        if answered is None:
+            return facts
+        verdict, _rank, verdict_ms = answered
+        answered_ms = state.get("at", verdict_ms)
+        if verdict == AnsweredBy.machine.value:
+            facts["machine_answers"] = (answered_ms, 1)
+        elif verdict == AnsweredBy.human.value:
+            facts["connects"] = (answered_ms, 1)
+            if "talk" in state:
+                facts["talk_ms"] = (state["end"], state["talk"])
+                if state["talk"] < self.short_call_ms:
+                    facts["short_calls"] = (state["end"], 1)
+        return facts
+
+    def labels(self, state: State) -> Mapping[str, str]:
+        return {"team": state["team"]}

@@ -1,0 +1,80 @@
+"""What the spine needs to know about a KPI family (calls now; CRM and email later)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+E = TypeVar("E", bound=BaseModel)
+
+State = dict[str, Any]
+Facts = dict[str, tuple[int, int]]
+"""metric name -> (bucketing timestamp in ms, integer value). A fact is what an entity adds."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """A counted fact as it appears in Prometheus and on the KPI topic."""
+
+    fact: str
+    name: str
+    help: str
+    bucketed_by: str
+    divisor: int = 1
+    """Stored integers are divided by this on the way out (talk time is kept in ms)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedSpec:
+    """A rate or mean computed from two counts, never averaged."""
+
+    name: str
+    help: str
+    numerator: str
+    denominator: str
+    divisor: int = 1
+
+
+class Family(Protocol[E]):
+    name: str
+    model: type[E]
+    metrics: tuple[MetricSpec, ...]
+    derived: tuple[DerivedSpec, ...]
+
+    def partition_key(self, event: E) -> str:
+        """The Kafka message key the producer must use: it keeps an entity on one partition."""
+        ...
+
+    def group(self, event: E) -> str:
+        """The entity owner KPIs are kept for (a rep)."""
+        ...
+
+    def entity(self, event: E) -> str:
+        """The thing whose lifecycle events are merged (a call)."""
+        ...
+
+    def occurred_ms(self, event: E) -> int: ...
+
+    def check_time(self, event: E) -> list[int]:
+        """Every timestamp on the event, for the future-skew check."""
+        ...
+
+    def merge(self, state: State | None, event: E) -> State:
+        """Fold an event into the entity state. Commutative, associative and idempotent."""
+        ...
+
+    def facts(self, state: State) -> Facts: ...
+
+    def labels(self, state: State) -> Mapping[str, str]:
+        """Bounded label values of the entity's group (the rep's team)."""
+        ...
+
+
+def derive(counts: Mapping[str, int], spec: DerivedSpec) -> float | None:
+    denominator = counts.get(spec.denominator, 0)
+    if denominator == 0:
+        return None
+    return counts.get(spec.numerator, 0) / denominator / spec.divisor

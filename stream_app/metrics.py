@@ -1,0 +1,239 @@
+"""Prometheus exposition read from table state at scrape time.
+
+A worker exports only the partitions it owns right now, so `sum()` over workers is exact and
+series of a partition that moved away vanish with it. Nothing here is incremented on the hot
+path: the counters are the table's own totals.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from stream_app.clock import Clock
+from stream_app.engine import Engine, Value
+from stream_app.family import derive
+from stream_app.windows import previous_window, window_for
+
+OTHER = "other"
+DLQ_REASONS = (
+    "empty",
+    "oversize",
+    "invalid_json",
+    "wrong_type",
+    "missing_field",
+    "unknown_enum",
+    "invalid_value",
+    "inconsistent_timestamps",
+    "personal_data",
+    "future_timestamp",
+    "key_mismatch",
+)
+
+
+class LabelGuard:
+    """Caps how many distinct values a label may take; the rest are folded into `other`."""
+
+    def __init__(self, caps: dict[str, int], registry: CollectorRegistry, prefix: str) -> None:
+        self.caps = caps
+        self.admitted: dict[str, set[str]] = defaultdict(set)
+        self.overflow = Counter(
+            f"{prefix}_label_overflow",
+            "Label values folded into 'other' because the label's cap was reached.",
+            ["label"],
+            registry=registry,
+        )
+        for label in caps:
+            self.overflow.labels(label)
+
+    def __call__(self, label: str, value: str) -> str:
+        admitted = self.admitted[label]
+        if value in admitted:
+            return value
+        if len(admitted) < self.caps[label]:
+            admitted.add(value)
+            return value
+        self.overflow.labels(label).inc()
+        return OTHER
+
+
+class StateCollector(Collector):
+    def __init__(
+        self,
+        engine: Engine[Any],
+        *,
+        prefix: str,
+        source_topic: str,
+        owned: Callable[[], set[int]],
+        highwater: Callable[[int], int | None],
+        guard: LabelGuard,
+        clock: Clock,
+    ) -> None:
+        self.engine = engine
+        self.family = engine.family
+        self.prefix = f"{prefix}_{engine.family.name}"
+        self.pipeline_prefix = prefix
+        self.source = source_topic
+        self.owned = owned
+        self.highwater = highwater
+        self.guard = guard
+        self.clock = clock
+
+    def describe(self) -> Iterable[Any]:
+        return []  # collected lazily; names depend on the family
+
+    def _labels(self, value: Value) -> tuple[str, str]:
+        return self.guard("rep", value["g"]), self.guard("team", value.get("team", ""))
+
+    def collect(self) -> Iterator[Any]:
+        parts = self.owned()
+        yield from self._totals(parts)
+        yield from self._windows(parts)
+        yield from self._pipeline(parts)
+
+    def _totals(self, parts: set[int]) -> Iterator[Any]:
+        sums: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for _, value in self.engine.values("t/", parts):
+            bucket = sums[self._labels(value)]
+            for fact, amount in value["c"].items():
+                bucket[fact] += amount
+        for metric in self.family.metrics:
+            family = CounterMetricFamily(
+                f"{self.prefix}_{metric.name}",
+                f"{metric.help} All time, every event accepted (late ones too).",
+                labels=["rep", "team"],
+            )
+            for (rep, team), counts in sorted(sums.items()):
+                family.add_metric([rep, team], counts.get(metric.fact, 0) / metric.divisor)
+            yield family
+
+    def _windows(self, parts: set[int]) -> Iterator[Any]:
+        tz = self.engine.tz
+        wanted: dict[tuple[str, str, int], str] = {}
+        owners: dict[str, tuple[str, str]] = {}
+        rep_partition: dict[str, int] = {}
+        for _, value in self.engine.values("t/", parts):
+            owners[value["g"]] = self._labels(value)
+            rep_partition[value["g"]] = value["p"]
+        for part in parts:
+            wm = self.engine.watermark(part)
+            if wm is None:
+                continue
+            for spec in self.engine.specs:
+                current = window_for(wm, spec, tz)
+                wanted[(str(part), spec.name, current.start_ms)] = "current"
+                previous = previous_window(current, spec, tz)
+                wanted[(str(part), spec.name, previous.start_ms)] = "previous"
+        rows: dict[tuple[str, str, str, str], dict[str, int]] = defaultdict(
+            lambda: defaultdict(int)
+        )
+        # Every known rep gets a row for every window, so a quiet rep shows 0, not "No data".
+        for rep, part in rep_partition.items():
+            for (p, spec_name, _start), position in wanted.items():
+                if p == str(part):
+                    rep_l, team_l = owners[rep]
+                    rows[(rep_l, team_l, spec_name, position)]
+        for _, value in self.engine.values("w/", parts):
+            position = wanted.get((str(value["p"]), value["spec"], value["start"]))
+            if position is None:
+                continue
+            rep_l, team_l = self._labels(value)
+            bucket = rows[(rep_l, team_l, value["spec"], position)]
+            for fact, amount in value["c"].items():
+                bucket[fact] += amount
+        labels = ["rep", "team", "window", "position"]
+        for metric in self.family.metrics:
+            gauge = GaugeMetricFamily(
+                f"{self.prefix}_window_{metric.name}",
+                f"{metric.help} In the event-time window (bucketed by {metric.bucketed_by}).",
+                labels=labels,
+            )
+            for key, counts in sorted(rows.items()):
+                gauge.add_metric(list(key), counts.get(metric.fact, 0) / metric.divisor)
+            yield gauge
+        for spec in self.family.derived:
+            gauge = GaugeMetricFamily(
+                f"{self.prefix}_window_{spec.name}",
+                f"{spec.help} Absent while the denominator is 0.",
+                labels=labels,
+            )
+            for key, counts in sorted(rows.items()):
+                rate = derive(counts, spec)
+                if rate is not None:
+                    gauge.add_metric(list(key), rate)
+            yield gauge
+
+    def _pipeline(self, parts: set[int]) -> Iterator[Any]:
+        p = self.pipeline_prefix
+        src = self.source
+        applied = CounterMetricFamily(
+            f"{p}_events_applied", "Events merged into state.", labels=["source"]
+        )
+        dup = CounterMetricFamily(
+            f"{p}_duplicate_events", "Events ignored as already applied.", labels=["source"]
+        )
+        late = CounterMetricFamily(
+            f"{p}_late_events",
+            "Events that changed a window already closed; sent to the late topic.",
+            labels=["source"],
+        )
+        late_w = CounterMetricFamily(
+            f"{p}_late_window_updates",
+            "Window updates refused because the window had closed, by window size.",
+            labels=["source", "window"],
+        )
+        dlq = CounterMetricFamily(
+            f"{p}_dead_letter_events",
+            "Records sent to the dead-letter topic, by reason class.",
+            labels=["source", "reason"],
+        )
+        lag = GaugeMetricFamily(
+            f"{p}_consumer_lag_messages",
+            "Records on the partition not yet processed (end offset - next offset).",
+            labels=["topic", "partition"],
+        )
+        wm_g = GaugeMetricFamily(
+            f"{p}_watermark_timestamp_seconds",
+            "Newest event time processed on the partition (Unix seconds).",
+            labels=["topic", "partition"],
+        )
+        delay = GaugeMetricFamily(
+            f"{p}_event_time_delay_seconds",
+            "Wall clock minus the partition's watermark: how far processing trails events.",
+            labels=["topic", "partition"],
+        )
+        totals: dict[str, int] = defaultdict(int)
+        late_by: dict[str, int] = {s.name: 0 for s in self.engine.specs}
+        dlq_by: dict[str, int] = dict.fromkeys(DLQ_REASONS, 0)
+        now = self.clock.now_ms()
+        for part in sorted(parts):
+            pst = self.engine.store.get(f"p/{part}")
+            offset = -1 if pst is None else pst["o"]
+            hw = self.highwater(part)
+            if hw is not None:
+                lag.add_metric([src, str(part)], max(hw - offset - 1, 0))
+            if pst is None:
+                continue
+            totals["applied"] += pst["applied"]
+            totals["dup"] += pst["dup"]
+            totals["late"] += pst["late"]
+            for name, n in pst["late_w"].items():
+                late_by[name] = late_by.get(name, 0) + n
+            for reason, n in pst["dlq"].items():
+                dlq_by[reason] = dlq_by.get(reason, 0) + n
+            if pst["wm"] is not None:
+                wm_g.add_metric([src, str(part)], pst["wm"] / 1000)
+                delay.add_metric([src, str(part)], max(now - pst["wm"], 0) / 1000)
+        applied.add_metric([src], totals["applied"])
+        dup.add_metric([src], totals["dup"])
+        late.add_metric([src], totals["late"])
+        for name, n in sorted(late_by.items()):
+            late_w.add_metric([src, name], n)
+        for reason, n in sorted(dlq_by.items()):
+            dlq.add_metric([src, reason], n)
+        yield from (applied, dup, late, late_w, dlq, lag, wm_g, delay)

@@ -1,0 +1,106 @@
+"""The service's one settings object. Environment variables (prefix ISALES_) are the contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from stream_app.windows import WindowSpec, parse_window_spec
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ISALES_", frozen=True, extra="ignore")
+
+    # Kafka connection
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("ISALES_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+        description="Comma-separated host:port list.",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_key_password: SecretStr | None = None
+    session_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    # Topics
+    app_id: str = "isales-kpi"
+    calls_topic: str = "telephony.calls"
+    kpi_calls_topic: str = "kpi.calls"
+    dlq_topic: str = "isales.dlq"
+    late_topic: str = "isales.late"
+    partitions: int = Field(default=4, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    kpi_topic_retention_hours: float = Field(default=24 * 30, gt=0)
+
+    # Windows and state
+    windows: Annotated[tuple[str, ...], NoDecode] = ("1m", "15m", "1h", "1d")
+    grace_seconds: float = Field(default=300.0, ge=0)
+    business_timezone: str = "UTC"
+    window_retention_hours: float = Field(default=48.0, gt=0)
+    dedupe_retention_hours: float = Field(default=25.0, gt=0)
+    idle_timeout_seconds: float = Field(default=30.0, gt=0)
+    kpi_update_interval_seconds: float = Field(default=1.0, gt=0)
+    sweep_interval_seconds: float = Field(default=60.0, gt=0)
+
+    # Input hygiene
+    max_payload_bytes: int = Field(default=65_536, gt=0)
+    max_future_skew_seconds: float = Field(default=300.0, ge=0)
+
+    # Call KPIs
+    short_call_seconds: float = Field(default=30.0, gt=0)
+
+    # Metrics endpoint and label hygiene
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9108, ge=1, le=65535)
+    label_cap_rep: int = Field(default=500, ge=1)
+    label_cap_team: int = Field(default=50, ge=1)
+
+    log_level: str = "info"
+
+    @field_validator("windows", mode="before")
+    @classmethod
+    def _split_windows(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("windows")
+    @classmethod
+    def _check_windows(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one window size is needed")
+        for name in value:
+            parse_window_spec(name)
+        return value
+
+    @field_validator("business_timezone")
+    @classmethod
+    def _check_tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def window_specs(self) -> tuple[WindowSpec, ...]:
+        return tuple(parse_window_spec(name) for name in self.windows)
+
+    @property
+    def bootstrap_list(self) -> list[str]:
+        return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
+
+    @property
+    def grace_ms(self) -> int:
+        return int(self.grace_seconds * 1000)

@@ -1,0 +1,44 @@
+"""Create the service's topics with the configs it relies on (compacted KPI topics)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from stream_app.kafka_config import aiokafka_options
+from stream_app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def topic_specs(s: Settings) -> list[NewTopic]:
+    kpi_config = {
+        # compact keeps the newest record per (rep, window, start); delete ages out old windows.
+        "cleanup.policy": "compact,delete",
+        "retention.ms": str(int(s.kpi_topic_retention_hours * 3_600_000)),
+    }
+    plain = {"retention.ms": str(7 * 86_400_000)}
+    return [
+        NewTopic(s.calls_topic, s.partitions, s.replication_factor),
+        NewTopic(s.kpi_calls_topic, s.partitions, s.replication_factor, topic_configs=kpi_config),
+        NewTopic(s.dlq_topic, s.partitions, s.replication_factor, topic_configs=plain),
+        NewTopic(s.late_topic, s.partitions, s.replication_factor, topic_configs=plain),
+    ]
+
+
+async def ensure_topics(s: Settings) -> None:
+    admin = AIOKafkaAdminClient(**aiokafka_options(s))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topic_specs(s) if t.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another worker won the race
+            log.info("created topics %s", [t.name for t in missing])
+    finally:
+        await admin.close()

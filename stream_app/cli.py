@@ -10,11 +10,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stream_app import kafka_local
 
+if TYPE_CHECKING:
+    from stream_app.settings import Settings
 
-def _settings():  # type: ignore[no-untyped-def]
+
+def _settings() -> Settings:
     from stream_app.settings import Settings
 
     return Settings()
@@ -66,14 +70,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     asyncio.run(ensure_topics(settings))
     options = aiokafka_options(settings)
     if args.scenario:
-        records = demo.scenario(demo.ScenarioConfig(seed=args.seed, calls=args.calls),
-                                settings.max_payload_bytes)
+        records = demo.scenario(
+            demo.ScenarioConfig(seed=args.seed, calls=args.calls), settings.max_payload_bytes
+        )
         asyncio.run(demo.produce(options, settings.calls_topic, records))
         print(f"produced {len(records)} records to {settings.calls_topic}")
         return 0
-    sent = asyncio.run(demo.produce_live(options, settings.calls_topic, args.rate, args.seed,
-                                         settings.business_timezone, settings.max_payload_bytes,
-                                         args.duration))
+    sent = asyncio.run(
+        demo.produce_live(
+            options,
+            settings.calls_topic,
+            args.rate,
+            args.seed,
+            settings.business_timezone,
+            settings.max_payload_bytes,
+            args.duration,
+        )
+    )
     print(f"produced {sent} records")
     return 0
 
@@ -97,10 +110,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings()
     worker = subprocess.Popen([sys.executable, "-m", "stream_app", "worker"], env=os.environ.copy())
     url = f"http://{settings.metrics_host}:{settings.metrics_port}"
-    print(f"Kafka:   {bootstrap}\nMetrics: {url}/metrics\nReady:   {url}/readyz\n"
-          f"KPI topic: {settings.kpi_calls_topic}   (Ctrl-C stops everything)", flush=True)
-    demo = subprocess.Popen([sys.executable, "-m", "stream_app", "demo", "--rate", str(args.rate)],
-                            env=os.environ.copy())
+    print(
+        f"Kafka:   {bootstrap}\nMetrics: {url}/metrics\nReady:   {url}/readyz\n"
+        f"KPI topic: {settings.kpi_calls_topic}   (Ctrl-C stops everything)",
+        flush=True,
+    )
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "stream_app", "demo", "--rate", str(args.rate)],
+        env=os.environ.copy(),
+    )
     try:
         while worker.poll() is None and demo.poll() is None:
             time.sleep(0.5)
@@ -149,8 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--keep-kafka", action="store_true")
 
     args = parser.parse_args(argv)
-    handlers = {"worker": cmd_worker, "kafka": cmd_kafka, "topics": cmd_topics,
-                "demo": cmd_demo, "schemas": cmd_schemas, "up": cmd_up}
+    handlers = {
+        "worker": cmd_worker,
+        "kafka": cmd_kafka,
+        "topics": cmd_topics,
+        "demo": cmd_demo,
+        "schemas": cmd_schemas,
+        "up": cmd_up,
+    }
     return handlers[args.command](args)
 
 

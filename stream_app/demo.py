@@ -67,12 +67,24 @@ def roster(reps: int, teams: int) -> list[tuple[str, str]]:
     return [(f"rep-{i + 1:02d}", names[i % teams]) for i in range(reps)]
 
 
-def call_events(rng: random.Random, call_id: str, rep: str, team: str, start_ms: int,
-                inbound: bool, short_rate: float) -> list[dict[str, Any]]:
+def call_events(
+    rng: random.Random,
+    call_id: str,
+    rep: str,
+    team: str,
+    start_ms: int,
+    inbound: bool,
+    short_rate: float,
+) -> list[dict[str, Any]]:
     """The lifecycle events of one call, in the order they happened."""
     direction = "inbound" if inbound else "outbound"
-    base = {"call_id": call_id, "rep_id": rep, "team_id": team, "direction": direction,
-            "started_at": from_ms(start_ms).isoformat()}
+    base = {
+        "call_id": call_id,
+        "rep_id": rep,
+        "team_id": team,
+        "direction": direction,
+        "started_at": from_ms(start_ms).isoformat(),
+    }
     seq = 0
 
     def ev(status: str, at_ms: int, **extra: Any) -> dict[str, Any]:
@@ -80,26 +92,38 @@ def call_events(rng: random.Random, call_id: str, rep: str, team: str, start_ms:
         seq += 1
         # Mix both timestamp forms the schema accepts.
         occurred: Any = at_ms if seq % 2 else from_ms(at_ms).isoformat()
-        return {**base, "event_id": f"{call_id}-{seq}", "status": status,
-                "occurred_at": occurred, **extra}
+        return {
+            **base,
+            "event_id": f"{call_id}-{seq}",
+            "status": status,
+            "occurred_at": occurred,
+            **extra,
+        }
 
     events = [ev("initiated", start_ms)]
     ring_ms = start_ms + rng.randint(1_000, 4_000)
     events.append(ev("ringing", ring_ms))
-    outcome = "human" if inbound else rng.choices(
-        [o for o, _ in OUTCOMES], [w for _, w in OUTCOMES])[0]
+    outcome = (
+        "human" if inbound else rng.choices([o for o, _ in OUTCOMES], [w for _, w in OUTCOMES])[0]
+    )
     if outcome in ("human", "machine"):
         answered_ms = ring_ms + rng.randint(2_000, 20_000)
         answered_at = from_ms(answered_ms).isoformat()
         events.append(ev("answered", answered_ms, answered_by="unknown", answered_at=answered_at))
         if outcome == "human":
-            talk_ms = (rng.randint(3_000, 29_000) if rng.random() < short_rate
-                       else rng.randint(30_000, 900_000))
+            talk_ms = (
+                rng.randint(3_000, 29_000)
+                if rng.random() < short_rate
+                else rng.randint(30_000, 900_000)
+            )
         else:
             talk_ms = rng.randint(5_000, 40_000)
         ended_ms = answered_ms + talk_ms
-        completed: dict[str, Any] = {"answered_by": outcome, "answered_at": answered_at,
-                                     "ended_at": from_ms(ended_ms).isoformat()}
+        completed: dict[str, Any] = {
+            "answered_by": outcome,
+            "answered_at": answered_at,
+            "ended_at": from_ms(ended_ms).isoformat(),
+        }
         if rng.random() < 0.5:  # some vendors send talk time, others only the timestamps
             completed["talk_seconds"] = talk_ms / 1000
         events.append(ev("completed", ended_ms, **completed))
@@ -109,12 +133,21 @@ def call_events(rng: random.Random, call_id: str, rep: str, team: str, start_ms:
     return events
 
 
-MALFORMED_KINDS = ("invalid_json", "missing_field", "unknown_enum", "wrong_type",
-                   "future_timestamp", "oversize", "personal_data", "key_mismatch")
+MALFORMED_KINDS = (
+    "invalid_json",
+    "missing_field",
+    "unknown_enum",
+    "wrong_type",
+    "future_timestamp",
+    "oversize",
+    "personal_data",
+    "key_mismatch",
+)
 
 
-def malformed_record(rng: random.Random, kind: str, sample: dict[str, Any],
-                     max_bytes: int) -> Produced:
+def malformed_record(
+    rng: random.Random, kind: str, sample: dict[str, Any], max_bytes: int
+) -> Produced:
     key = sample["rep_id"].encode()
     bad = dict(sample)
     bad["event_id"] = f"bad-{rng.getrandbits(48):012x}"
@@ -158,8 +191,15 @@ def scenario(cfg: ScenarioConfig, max_bytes: int = 65_536) -> list[Produced]:
     timeline: list[tuple[int, int, dict[str, Any]]] = []
     for n, start in enumerate(business_starts(rng, cfg)):
         rep, team = people[rng.randrange(len(people))]
-        events = call_events(rng, f"call-{cfg.seed}-{n:06d}", rep, team, start,
-                             rng.random() < cfg.inbound_rate, cfg.short_connect_rate)
+        events = call_events(
+            rng,
+            f"call-{cfg.seed}-{n:06d}",
+            rep,
+            team,
+            start,
+            rng.random() < cfg.inbound_rate,
+            cfg.short_connect_rate,
+        )
         for event in events:
             at = event["occurred_at"]
             at_ms = at if isinstance(at, int) else to_ms(datetime.fromisoformat(at))
@@ -193,8 +233,9 @@ def scenario(cfg: ScenarioConfig, max_bytes: int = 65_536) -> list[Produced]:
 # ---- live traffic ----------------------------------------------------------------------------
 
 
-def live_records(rate: float, seed: int | None, now_ms: int, tz: str,
-                 max_bytes: int) -> Iterator[tuple[int, Produced]]:
+def live_records(
+    rate: float, seed: int | None, now_ms: int, tz: str, max_bytes: int
+) -> Iterator[tuple[int, Produced]]:
     """(send-at ms, record) pairs for calls starting from `now_ms` on, `rate` events/s."""
     rng = random.Random(seed)
     people = roster(20, 3)
@@ -206,19 +247,30 @@ def live_records(rate: float, seed: int | None, now_ms: int, tz: str,
         while next_call <= now_ms + 60_000:
             rep, team = rng.choice(people)
             n += 1
-            for event in call_events(rng, f"live-{seed}-{n}-{next_call}", rep, team, next_call,
-                                     rng.random() < 0.05, 0.3):
+            for event in call_events(
+                rng, f"live-{seed}-{n}-{next_call}", rep, team, next_call, rng.random() < 0.05, 0.3
+            ):
                 at = event["occurred_at"]
                 at_ms = at if isinstance(at, int) else to_ms(datetime.fromisoformat(at))
                 roll = rng.random()
-                delay = (rng.randint(20_000, 90_000) if roll < 0.02
-                         else rng.randint(1_000, 8_000) if roll < 0.15 else 0)
+                delay = (
+                    rng.randint(20_000, 90_000)
+                    if roll < 0.02
+                    else rng.randint(1_000, 8_000)
+                    if roll < 0.15
+                    else 0
+                )
                 record = Produced(rep.encode(), orjson.dumps(event), "event")
                 heapq.heappush(pending, (at_ms + delay, rng.getrandbits(32), record))
                 if rng.random() < 0.03:
-                    heapq.heappush(pending, (at_ms + delay + rng.randint(500, 60_000),
-                                             rng.getrandbits(32),
-                                             Produced(record.key, record.value, "duplicate")))
+                    heapq.heappush(
+                        pending,
+                        (
+                            at_ms + delay + rng.randint(500, 60_000),
+                            rng.getrandbits(32),
+                            Produced(record.key, record.value, "duplicate"),
+                        ),
+                    )
                 if rng.random() < 0.003:
                     kind = rng.choice(MALFORMED_KINDS)
                     bad = malformed_record(rng, kind, event, max_bytes)
@@ -229,8 +281,9 @@ def live_records(rate: float, seed: int | None, now_ms: int, tz: str,
         yield send_at, record
 
 
-async def produce(bootstrap_options: dict[str, Any], topic: str,
-                  records: list[Produced]) -> list[tuple[int, int]]:
+async def produce(
+    bootstrap_options: dict[str, Any], topic: str, records: list[Produced]
+) -> list[tuple[int, int]]:
     """Produce records in order; returns the (partition, offset) each landed at."""
     from aiokafka import AIOKafkaProducer
 
@@ -244,9 +297,15 @@ async def produce(bootstrap_options: dict[str, Any], topic: str,
         await producer.stop()
 
 
-async def produce_live(bootstrap_options: dict[str, Any], topic: str, rate: float,
-                       seed: int | None, tz: str, max_bytes: int,
-                       duration_s: float | None = None) -> int:
+async def produce_live(
+    bootstrap_options: dict[str, Any],
+    topic: str,
+    rate: float,
+    seed: int | None,
+    tz: str,
+    max_bytes: int,
+    duration_s: float | None = None,
+) -> int:
     from aiokafka import AIOKafkaProducer
 
     from stream_app.clock import SystemClock

@@ -175,11 +175,11 @@ class Engine(Generic[E]):
         occurred = fam.occurred_ms(event)
         if est is not None and est["o"] >= offset:
             # The entity write survived a crash, the partition record did not: finish the event.
-            late = tuple(est["eff"])
+            effect = tuple(est["eff"])
             return Plan(
-                "applied", partition, [self._advance(pst, offset, occurred, late)], late
+                "applied", partition, [self._advance(pst, offset, occurred, effect)], effect
             )
-        if est is not None and event.event_id in est["seen"]:
+        if est is not None and fam.event_id(event) in est["seen"]:
             pst = {**pst, "o": offset, "dup": pst["dup"] + 1}
             return Plan("duplicate", partition, [(partition_key(partition), pst)])
 
@@ -225,15 +225,23 @@ class Engine(Generic[E]):
                 counts = dict(totals["c"]) if totals else {}
                 for delta in deltas:
                     counts[delta.metric] = counts.get(delta.metric, 0) + delta.value
-                writes.append((tkey, {"p": partition, "g": group, **labels, "o": offset, "c": counts}))
-        seen = [*(est["seen"] if est else []), event.event_id][-SEEN_CAP:]
+                writes.append(
+                    (tkey, {"p": partition, "g": group, **labels, "o": offset, "c": counts})
+                )
+        seen = [*(est["seen"] if est else []), fam.event_id(event)][-SEEN_CAP:]
         last = max(occurred, est["last"]) if est else occurred
         late_specs = tuple(sorted(late))
         writes.append(
             (
                 ekey,
-                {"o": offset, "p": partition, "s": new_state, "seen": seen, "last": last,
-                 "eff": list(late_specs)},
+                {
+                    "o": offset,
+                    "p": partition,
+                    "s": new_state,
+                    "seen": seen,
+                    "last": last,
+                    "eff": list(late_specs),
+                },
             )
         )
         writes.append(self._advance(pst, offset, occurred, late_specs))

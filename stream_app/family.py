@@ -52,6 +52,10 @@ class Family(Protocol[E]):
         """The entity owner KPIs are kept for (a rep)."""
         ...
 
+    def event_id(self, event: E) -> str:
+        """The dedupe key."""
+        ...
+
     def entity(self, event: E) -> str:
         """The thing whose lifecycle events are merged (a call)."""
         ...

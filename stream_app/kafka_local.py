@@ -111,7 +111,7 @@ async def _metadata_ok(bootstrap: str) -> bool:
         await admin.start()
         await admin.list_topics()
         return True
-    except Exception:  # noqa: BLE001 - not ready yet, keep waiting
+    except Exception:
         return False
     finally:
         with contextlib.suppress(Exception):
@@ -194,16 +194,33 @@ class LocalKafka:
         java = java_bin()
         classpath = f"{libs}/*"
         subprocess.run(
-            [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t",
-             str(uuid.uuid4()).replace("-", "")[:22], "-c", str(config)],
+            [
+                java,
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                str(uuid.uuid4()).replace("-", "")[:22],
+                "-c",
+                str(config),
+            ],
             check=True,
             capture_output=True,
         )
         log = self.log_file.open("ab")
         proc = subprocess.Popen(
-            [java, "-Xms256m", "-Xmx768m", "-XX:+UseSerialGC",
-             f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
-             "-cp", classpath, "kafka.Kafka", str(config)],
+            [
+                java,
+                "-Xms256m",
+                "-Xmx768m",
+                "-XX:+UseSerialGC",
+                f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+                "-cp",
+                classpath,
+                "kafka.Kafka",
+                str(config),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -36,20 +35,19 @@ DLQ_REASONS = (
 )
 
 
-class LabelGuard:
-    """Caps how many distinct values a label may take; the rest are folded into `other`."""
+OVERFLOW_MEMORY = 100_000
 
-    def __init__(self, caps: dict[str, int], registry: CollectorRegistry, prefix: str) -> None:
+
+class LabelGuard:
+    """Caps how many distinct values a label may take; the rest are folded into `other`.
+
+    Admission is first come, first served in this process; past the cap the fix is to raise
+    the cap (ISALES_LABEL_CAP_*), which `..._label_overflow_total` tells you to do."""
+
+    def __init__(self, caps: dict[str, int]) -> None:
         self.caps = caps
         self.admitted: dict[str, set[str]] = defaultdict(set)
-        self.overflow = Counter(
-            f"{prefix}_label_overflow",
-            "Label values folded into 'other' because the label's cap was reached.",
-            ["label"],
-            registry=registry,
-        )
-        for label in caps:
-            self.overflow.labels(label)
+        self.folded: dict[str, set[str]] = defaultdict(set)
 
     def __call__(self, label: str, value: str) -> str:
         admitted = self.admitted[label]
@@ -58,8 +56,19 @@ class LabelGuard:
         if len(admitted) < self.caps[label]:
             admitted.add(value)
             return value
-        self.overflow.labels(label).inc()
+        if len(self.folded[label]) < OVERFLOW_MEMORY:
+            self.folded[label].add(value)
         return OTHER
+
+    def collect(self, prefix: str) -> CounterMetricFamily:
+        family = CounterMetricFamily(
+            f"{prefix}_label_overflow",
+            "Distinct label values folded into 'other' because the label's cap was reached.",
+            labels=["label"],
+        )
+        for label in sorted(self.caps):
+            family.add_metric([label], len(self.folded[label]))
+        return family
 
 
 class StateCollector(Collector):
@@ -95,6 +104,7 @@ class StateCollector(Collector):
         yield from self._totals(parts)
         yield from self._windows(parts)
         yield from self._pipeline(parts)
+        yield self.guard.collect(self.pipeline_prefix)
 
     def _totals(self, parts: set[int]) -> Iterator[Any]:
         sums: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -113,39 +123,34 @@ class StateCollector(Collector):
             yield family
 
     def _windows(self, parts: set[int]) -> Iterator[Any]:
+        """Current and previous windows as of each partition's watermark (event time)."""
         tz = self.engine.tz
-        wanted: dict[tuple[str, str, int], str] = {}
-        owners: dict[str, tuple[str, str]] = {}
-        rep_partition: dict[str, int] = {}
-        for _, value in self.engine.values("t/", parts):
-            owners[value["g"]] = self._labels(value)
-            rep_partition[value["g"]] = value["p"]
+        wanted: dict[tuple[int, str, int], str] = {}
         for part in parts:
             wm = self.engine.watermark(part)
             if wm is None:
                 continue
-            for spec in self.engine.specs:
-                current = window_for(wm, spec, tz)
-                wanted[(str(part), spec.name, current.start_ms)] = "current"
-                previous = previous_window(current, spec, tz)
-                wanted[(str(part), spec.name, previous.start_ms)] = "previous"
-        rows: dict[tuple[str, str, str, str], dict[str, int]] = defaultdict(
-            lambda: defaultdict(int)
-        )
+            for window_spec in self.engine.specs:
+                current = window_for(wm, window_spec, tz)
+                previous = previous_window(current, window_spec, tz)
+                wanted[(part, window_spec.name, current.start_ms)] = "current"
+                wanted[(part, window_spec.name, previous.start_ms)] = "previous"
+        Row = tuple[str, str, str, str]
+        rows: dict[Row, dict[str, int]] = {}
         # Every known rep gets a row for every window, so a quiet rep shows 0, not "No data".
-        for rep, part in rep_partition.items():
-            for (p, spec_name, _start), position in wanted.items():
-                if p == str(part):
-                    rep_l, team_l = owners[rep]
-                    rows[(rep_l, team_l, spec_name, position)]
+        for _, value in self.engine.values("t/", parts):
+            rep_l, team_l = self._labels(value)
+            for (part, spec_name, _start), position in wanted.items():
+                if part == value["p"]:
+                    rows.setdefault((rep_l, team_l, spec_name, position), {})
         for _, value in self.engine.values("w/", parts):
-            position = wanted.get((str(value["p"]), value["spec"], value["start"]))
-            if position is None:
+            found = wanted.get((value["p"], value["spec"], value["start"]))
+            if found is None:
                 continue
             rep_l, team_l = self._labels(value)
-            bucket = rows[(rep_l, team_l, value["spec"], position)]
+            bucket = rows.setdefault((rep_l, team_l, value["spec"], found), {})
             for fact, amount in value["c"].items():
-                bucket[fact] += amount
+                bucket[fact] = bucket.get(fact, 0) + amount
         labels = ["rep", "team", "window", "position"]
         for metric in self.family.metrics:
             gauge = GaugeMetricFamily(
@@ -156,14 +161,14 @@ class StateCollector(Collector):
             for key, counts in sorted(rows.items()):
                 gauge.add_metric(list(key), counts.get(metric.fact, 0) / metric.divisor)
             yield gauge
-        for spec in self.family.derived:
+        for derived in self.family.derived:
             gauge = GaugeMetricFamily(
-                f"{self.prefix}_window_{spec.name}",
-                f"{spec.help} Absent while the denominator is 0.",
+                f"{self.prefix}_window_{derived.name}",
+                f"{derived.help} Absent while the denominator is 0.",
                 labels=labels,
             )
             for key, counts in sorted(rows.items()):
-                rate = derive(counts, spec)
+                rate = derive(counts, derived)
                 if rate is not None:
                     gauge.add_metric(list(key), rate)
             yield gauge

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -35,10 +36,8 @@ async def ensure_topics(s: Settings) -> None:
         existing = set(await admin.list_topics())
         missing = [t for t in topic_specs(s) if t.name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another worker won the race
             log.info("created topics %s", [t.name for t in missing])
     finally:
         await admin.close()

@@ -38,8 +38,7 @@ def check_counters(samples: Samples, truth: Truth) -> None:
         assert metric_sum(samples, "isales_late_window_updates_total", window=size) == n
 
 
-def check_window_gauges(samples: Samples, truth: Truth, tz: str,
-                        sizes: tuple[str, ...]) -> int:
+def check_window_gauges(samples: Samples, truth: Truth, tz: str, sizes: tuple[str, ...]) -> int:
     """Current and previous windows of each rep, as of its partition's watermark."""
     checked = 0
     for rep, partition in sorted(truth.rep_partition.items()):
@@ -50,8 +49,13 @@ def check_window_gauges(samples: Samples, truth: Truth, tz: str,
             for position, (start, _end) in (("current", current), ("previous", previous)):
                 counts = truth.windows.get((rep, size, start), {})
                 for fact, name, divisor in FACTS:
-                    got = metric_sum(samples, f"isales_calls_window_{name}", rep=rep,
-                                     window=size, position=position)
+                    got = metric_sum(
+                        samples,
+                        f"isales_calls_window_{name}",
+                        rep=rep,
+                        window=size,
+                        position=position,
+                    )
                     want = counts.get(fact, 0) / divisor
                     assert abs(got - want) < 1e-6, (rep, size, position, name, got, want)
                     checked += 1
@@ -64,7 +68,7 @@ def check_kpi_topic(latest: dict[bytes, Any], truth: Truth, *, final: bool) -> N
         f"windows only on topic: {sorted(set(by_window) - set(truth.windows))[:5]}, "
         f"only in truth: {sorted(set(truth.windows) - set(by_window))[:5]}"
     )
-    wrong = []
+    wrong: list[tuple[object, ...]] = []
     for key, counts in truth.windows.items():
         record = by_window[key]
         for fact, name, divisor in FACTS:
@@ -83,5 +87,7 @@ def check_kpi_topic(latest: dict[bytes, Any], truth: Truth, *, final: bool) -> N
 
 
 def kpi_key_of(rep: str, window: str, start: int) -> bytes:
-    return orjson.dumps({"kpi": "calls", "rep_id": rep, "window": window,
-                         "window_start_ms": start}, option=orjson.OPT_SORT_KEYS)
+    return orjson.dumps(
+        {"kpi": "calls", "rep_id": rep, "window": window, "window_start_ms": start},
+        option=orjson.OPT_SORT_KEYS,
+    )

@@ -18,7 +18,7 @@ def _docker_answers() -> bool:
 
         docker.from_env(timeout=3).ping()
         return True
-    except Exception:  # noqa: BLE001 - any failure means "no engine here"
+    except Exception:
         return False
 
 
@@ -36,12 +36,12 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             with KafkaContainer("confluentinc/cp-kafka:7.6.1").with_kraft() as container:
                 yield container.get_bootstrap_server()
             return
-        except Exception as exc:  # noqa: BLE001 - fall back to the launcher, say why at the end
+        except Exception as exc:
             errors.append(f"testcontainers: {exc!r}")
     broker = LocalKafka(tmp_path_factory.mktemp("kafka"))
     try:
         bootstrap = broker.start()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         errors.append(f"local launcher: {exc!r}")
         pytest.fail("no Kafka broker could be had: " + "; ".join(errors), pytrace=False)
     try:

@@ -20,32 +20,42 @@ class Produced_:
 
     @property
     def malformed(self) -> dict[tuple[int, int], Produced]:
-        return {at: r for r, at in zip(self.records, self.placed, strict=True)
-                if r.kind == "malformed"}
+        return {
+            at: r for r, at in zip(self.records, self.placed, strict=True) if r.kind == "malformed"
+        }
 
     @property
     def dlq_reasons(self) -> Counter[str]:
-        return Counter(r.reason_class for r in self.records if r.kind == "malformed")
+        return Counter(r.reason_class or "" for r in self.records if r.kind == "malformed")
 
 
 def settings_for(env: dict[str, str]) -> Settings:
-    fields = {k.removeprefix("ISALES_").lower(): v for k, v in env.items()
-              if k.startswith("ISALES_")}
+    fields = {
+        k.removeprefix("ISALES_").lower(): v for k, v in env.items() if k.startswith("ISALES_")
+    }
     return Settings.model_validate(
-        {**fields, "KAFKA_BOOTSTRAP_SERVERS": env["KAFKA_BOOTSTRAP_SERVERS"]})
+        {**fields, "KAFKA_BOOTSTRAP_SERVERS": env["KAFKA_BOOTSTRAP_SERVERS"]}
+    )
 
 
 def truth_of(records: list[Produced], placed: list[tuple[int, int]], s: Settings) -> Truth:
-    valid = [(at[0], r.value) for r, at in zip(records, placed, strict=True)
-             if r.kind != "malformed"]
-    return compute(valid, tz=s.business_timezone, grace_ms=s.grace_ms,
-                   short_ms=round(s.short_call_seconds * 1000), sizes=s.windows)
+    valid = [
+        (at[0], r.value) for r, at in zip(records, placed, strict=True) if r.kind != "malformed"
+    ]
+    return compute(
+        valid,
+        tz=s.business_timezone,
+        grace_ms=s.grace_ms,
+        short_ms=round(s.short_call_seconds * 1000),
+        sizes=s.windows,
+    )
 
 
 def produce_scenario(env: dict[str, str], cfg: ScenarioConfig) -> Produced_:
     s = settings_for(env)
     asyncio.run(ensure_topics(s))
     records = scenario(cfg, s.max_payload_bytes)
-    placed = asyncio.run(produce({"bootstrap_servers": s.kafka_bootstrap_servers},
-                                 s.calls_topic, records))
+    placed = asyncio.run(
+        produce({"bootstrap_servers": s.kafka_bootstrap_servers}, s.calls_topic, records)
+    )
     return Produced_(records, placed, truth_of(records, placed, s))

@@ -70,8 +70,12 @@ class WorkerProc:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "stream_app", "worker"],
-            env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         log.close()
         return self
@@ -89,18 +93,18 @@ class WorkerProc:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
+        except OSError:
+            return 0, ""  # not listening (yet, or any more)
 
     def ready(self) -> bool:
         if not self.alive():
             raise AssertionError(f"worker died; log:\n{self.log_tail()}")
-        try:
-            return self.get("/readyz")[0] == 200
-        except OSError:
-            return False
+        return self.get("/readyz")[0] == 200
 
     def scrape(self) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
         status, body = self.get("/metrics")
-        assert status == 200
+        if status != 200:
+            raise OSError(f"scrape of {self.url} answered {status}")
         return parse_metrics(body)
 
     def kill(self) -> None:

@@ -22,7 +22,7 @@ from tests.checks import (
     processed,
 )
 from tests.scenario_run import Produced_, produce_scenario, settings_for
-from tests.support import WorkerProc, latest_by_key, read_topic, isolated_env, wait_for
+from tests.support import WorkerProc, isolated_env, latest_by_key, read_topic, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -45,14 +45,14 @@ def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     try:
         wait_for(worker.ready, 90, "worker ready")
         total = len(produced.records)
-        wait_for(lambda: processed(worker.scrape()) == total, 300,
-                 f"all {total} records processed")
+        wait_for(lambda: processed(worker.scrape()) == total, 300, f"all {total} records processed")
         s = settings_for(env)
 
         def all_final() -> bool:
             latest = latest_by_key(read_topic(kafka_bootstrap, s.kpi_calls_topic))
             return len(latest) >= len(produced.truth.windows) and all(
-                v["final"] for v in latest.values())
+                v["final"] for v in latest.values()
+            )
 
         wait_for(all_final, 120, "every window final on the KPI topic", every=2)
         yield Run(env, produced, worker, worker.get("/metrics")[1])
@@ -138,7 +138,8 @@ def test_kpi_topic_is_compacted(run: Run, kafka_bootstrap: str) -> None:
         await admin.start()
         try:
             result = await admin.describe_configs(
-                [ConfigResource(ConfigResourceType.TOPIC, s.kpi_calls_topic)])
+                [ConfigResource(ConfigResourceType.TOPIC, s.kpi_calls_topic)]
+            )
             entries = result[0].resources[0][4]
             return {e[0]: e[1] for e in entries}
         finally:
@@ -150,8 +151,12 @@ def test_kpi_topic_is_compacted(run: Run, kafka_bootstrap: str) -> None:
 def test_promtool_accepts_a_real_scrape(run: Run, tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
     assert promtool, "promtool is required (Debian package 'prometheus'); .ci/run installs it"
-    result = subprocess.run([promtool, "check", "metrics"], input=run.metrics_text.encode(),
-                            capture_output=True, check=False)
+    result = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=run.metrics_text.encode(),
+        capture_output=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
 
 

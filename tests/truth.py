@@ -39,6 +39,7 @@ def bounds(ts_ms: int, size: str, tz: str) -> tuple[int, int]:
 
 def call_facts(events: list[dict[str, Any]], short_ms: int) -> dict[str, tuple[int, int]]:
     """What one call contributes, from all of its events seen so far."""
+
     def order(e: dict[str, Any]) -> tuple[int, str]:
         return ms(e["occurred_at"]), e["event_id"]
 
@@ -63,8 +64,11 @@ def call_facts(events: list[dict[str, Any]], short_ms: int) -> dict[str, tuple[i
     if verdict != "human":
         return facts
     facts["connects"] = (answered, 1)
-    talkers = [e for e in events if e.get("talk_seconds") is not None
-               or (e.get("answered_at") and e.get("ended_at"))]
+    talkers = [
+        e
+        for e in events
+        if e.get("talk_seconds") is not None or (e.get("answered_at") and e.get("ended_at"))
+    ]
     if talkers:
         last = max(talkers, key=order)
         if last.get("talk_seconds") is not None:
@@ -81,11 +85,13 @@ def call_facts(events: list[dict[str, Any]], short_ms: int) -> dict[str, tuple[i
 @dataclass
 class Truth:
     windows: dict[tuple[str, str, int], dict[str, int]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
     window_team: dict[tuple[str, str, int], str] = field(default_factory=dict)
     window_end: dict[tuple[str, str, int], int] = field(default_factory=dict)
     totals: dict[str, dict[str, int]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
     team_of: dict[str, str] = field(default_factory=dict)
     applied: int = 0
     duplicates: int = 0
@@ -95,8 +101,14 @@ class Truth:
     rep_partition: dict[str, int] = field(default_factory=dict)
 
 
-def compute(records: list[tuple[int, bytes]], *, tz: str, grace_ms: int, short_ms: int,
-            sizes: tuple[str, ...] = ("1m", "15m", "1h", "1d")) -> Truth:
+def compute(
+    records: list[tuple[int, bytes]],
+    *,
+    tz: str,
+    grace_ms: int,
+    short_ms: int,
+    sizes: tuple[str, ...] = ("1m", "15m", "1h", "1d"),
+) -> Truth:
     """`records`: (partition, value) of every well-formed record, in production order."""
     truth = Truth()
     calls: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)

@@ -26,9 +26,9 @@ def _newer(candidate: Tag, current: Tag | None) -> bool:
 
 
 class CallsFamily:
-    name = "calls"
-    model = CallEvent
-    metrics = (
+    name: str = "calls"
+    model: type[CallEvent] = CallEvent
+    metrics: tuple[MetricSpec, ...] = (
         MetricSpec("dials", "dials", "Outbound call attempts, whatever the outcome.", "started_at"),
         MetricSpec("connects", "connects", "Outbound calls answered by a person.", "answered_at"),
         MetricSpec(
@@ -52,7 +52,7 @@ class CallsFamily:
         ),
         MetricSpec("inbound_calls", "inbound_calls", "Inbound calls taken.", "started_at"),
     )
-    derived = (
+    derived: tuple[DerivedSpec, ...] = (
         DerivedSpec("connect_rate", "Connects / dials in the window.", "connects", "dials"),
         DerivedSpec(
             "avg_talk_seconds",
@@ -71,6 +71,9 @@ class CallsFamily:
 
     def group(self, event: CallEvent) -> str:
         return event.rep_id
+
+    def event_id(self, event: CallEvent) -> str:
+        return event.event_id
 
     def entity(self, event: CallEvent) -> str:
         return event.call_id

@@ -1,0 +1,90 @@
+"""SIGKILL the worker at random points of a scenario, restart it: nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from stream_app.demo import ScenarioConfig
+from tests.checks import check_counters, check_kpi_topic, processed
+from tests.scenario_run import produce_scenario, settings_for
+from tests.support import (
+    WorkerProc,
+    isolated_env,
+    latest_by_key,
+    parse_metrics,
+    read_topic,
+    wait_for,
+)
+
+pytestmark = pytest.mark.kafka
+
+CONFIG = ScenarioConfig(seed=23, calls=5000, reps=12, teams=2, duplicate_rate=0.06, malformed=56)
+
+
+def _progress(worker: WorkerProc) -> int:
+    try:
+        return processed(worker.scrape())
+    except OSError:
+        return 0
+
+
+def test_sigkill_three_times_then_exact(kafka_bootstrap: str, tmp_path: Path) -> None:
+    env = isolated_env(kafka_bootstrap)
+    produced = produce_scenario(env, CONFIG)
+    total = len(produced.records)
+    rng = random.Random(2024)
+    kill_at = sorted(rng.uniform(0.1, 0.85) for _ in range(2))
+    kills: list[str] = []
+
+    worker = WorkerProc(env, tmp_path, "worker-0").start()
+    try:
+        wait_for(worker.ready, 90, "first worker ready")
+        for n, fraction in enumerate(kill_at):
+            target = int(total * fraction)
+            current = worker
+
+            def reached(w: WorkerProc = current, t: int = target) -> bool:
+                return _progress(w) >= t
+
+            wait_for(reached, 300, f"{target} records processed", every=0.05)
+            worker.kill()
+            kills.append(f"after >= {target} records")
+            worker = WorkerProc(env, tmp_path, f"worker-{n + 1}").start()
+            wait_for(worker.ready, 120, "restarted worker ready")
+            if n == 0:
+                # One kill lands a random moment after recovery, whatever the count is then.
+                time.sleep(rng.uniform(0.2, 2.0))
+                before = _progress(worker)
+                worker.kill()
+                kills.append(f"{before} records, shortly after recovery")
+                worker = WorkerProc(env, tmp_path, f"worker-{n + 1}b").start()
+                wait_for(worker.ready, 120, "restarted worker ready")
+        assert len(kills) >= 3
+        wait_for(lambda: _progress(worker) == total, 300, f"all {total} records processed")
+        s = settings_for(env)
+
+        def all_final() -> bool:
+            latest = latest_by_key(read_topic(kafka_bootstrap, s.kpi_calls_topic))
+            return len(latest) >= len(produced.truth.windows) and all(
+                v["final"] for v in latest.values()
+            )
+
+        wait_for(all_final, 120, "every window final", every=2)
+        samples = parse_metrics(worker.get("/metrics")[1])
+        check_counters(samples, produced.truth)
+        latest = latest_by_key(read_topic(kafka_bootstrap, s.kpi_calls_topic))
+        check_kpi_topic(latest, produced.truth, final=True)
+        dead = read_topic(kafka_bootstrap, s.dlq_topic)
+        sources = {
+            (int(r.headers["source.partition"]), int(r.headers["source.offset"])) for r in dead
+        }
+        assert sources == set(produced.malformed), "every malformed record dead-lettered"
+        late = read_topic(kafka_bootstrap, s.late_topic)
+        late_sources = {(r.headers["source.partition"], r.headers["source.offset"]) for r in late}
+        assert len(late_sources) == produced.truth.late_events
+    finally:
+        worker.stop()

@@ -25,13 +25,11 @@ def _settings() -> Settings:
 
 
 def cmd_worker(_: argparse.Namespace) -> int:
-    import faust
-
-    from stream_app.app import Service
+    from stream_app.app import Service, Worker
 
     settings = _settings()
     service = Service(settings)
-    worker = faust.Worker(service.app, loglevel=settings.log_level.upper(), quiet=True)
+    worker = Worker(service.app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()
     return 0
 

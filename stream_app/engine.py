@@ -6,9 +6,11 @@ table in the worker). Exactness after a crash rests on two facts:
 * all keys an event touches live in one store whose changelog partition is the event's source
   partition, and writes to one partition reach the changelog in order, so what survives a crash
   is a prefix of the writes;
-* every value carries the source offset that last wrote it (`o`), and the partition record
-  (`p/<n>`) is written last. Replaying an event skips every key already at its offset, and the
-  entity record keeps the event's effect (`eff`) for the one write that may be missing.
+* every value carries the source offset that last wrote it (`o`). Writes are buffered
+  (`WriteBack`) and flushed in a fixed order, windows and totals, then entities, then the
+  partition record (`p/<n>`), before every offset commit. Replaying an event skips every key
+  already at its offset; an entity keeps its recent events' effects (`effs`) so the partition
+  record, the one write that may be missing, can be finished.
 """
 
 from __future__ import annotations
@@ -38,6 +40,51 @@ class StateStore(Protocol):
     def delete(self, key: str, partition: int) -> None: ...
 
     def items(self) -> Iterable[tuple[str, Value]]: ...
+
+
+_FLUSH_RANK = {"w": 0, "t": 0, "e": 1, "p": 2}
+
+
+class WriteBack:
+    """Buffers writes and flushes each key once, in the order replay depends on.
+
+    One changelog write per touched key per flush, instead of several per event, is most of
+    the worker's throughput; the order (windows, totals, entities, partition records) is what
+    keeps a crash in the middle of a flush exact."""
+
+    def __init__(self, durable: StateStore, max_pending: int = 5_000) -> None:
+        self.durable = durable
+        self.max_pending = max_pending
+        self.pending: dict[str, tuple[Value | None, int]] = {}
+
+    def get(self, key: str) -> Value | None:
+        if key in self.pending:
+            return self.pending[key][0]
+        return self.durable.get(key)
+
+    def put(self, key: str, value: Value, partition: int) -> None:
+        self.pending[key] = (value, partition)
+
+    def delete(self, key: str, partition: int) -> None:
+        self.pending[key] = (None, partition)
+
+    def items(self) -> Iterable[tuple[str, Value]]:
+        self.flush()
+        return self.durable.items()
+
+    def flush(self) -> int:
+        pending, self.pending = self.pending, {}
+        for key in sorted(pending, key=lambda k: _FLUSH_RANK[k[0]]):
+            value, partition = pending[key]
+            if value is None:
+                self.durable.delete(key, partition)
+            else:
+                self.durable.put(key, value, partition)
+        return len(pending)
+
+    def maybe_flush(self) -> None:
+        if len(self.pending) >= self.max_pending:
+            self.flush()
 
 
 class DictStore:
@@ -140,7 +187,8 @@ class Engine(Generic[E]):
         dedupe_retention_ms: int,
     ) -> None:
         self.family = family
-        self.store = store
+        self.durable = store
+        self.store = WriteBack(store)
         self.clock = clock
         self.specs = specs
         self.tz = tz
@@ -148,6 +196,8 @@ class Engine(Generic[E]):
         self.window_retention_ms = window_retention_ms
         self.dedupe_retention_ms = dedupe_retention_ms
         self.open_windows: dict[int, set[str]] = {}
+        # Window and totals keys per partition: scrapes read these, never the entity keys.
+        self.index: dict[int, set[str]] = {}
         self.dirty: set[str] = set()
         self.last_event_wall_ms: dict[int, int] = {}
 
@@ -175,7 +225,7 @@ class Engine(Generic[E]):
         occurred = fam.occurred_ms(event)
         if est is not None and est["o"] >= offset:
             # The entity write survived a crash, the partition record did not: finish the event.
-            effect = tuple(est["eff"])
+            effect = next((tuple(late) for o, late in est["effs"] if o == offset), ())
             return Plan(
                 "applied", partition, [self._advance(pst, offset, occurred, effect)], effect
             )
@@ -229,6 +279,7 @@ class Engine(Generic[E]):
                     (tkey, {"p": partition, "g": group, **labels, "o": offset, "c": counts})
                 )
         seen = [*(est["seen"] if est else []), fam.event_id(event)][-SEEN_CAP:]
+        effs = [*(est["effs"] if est else []), [offset, sorted(late)]][-SEEN_CAP:]
         last = max(occurred, est["last"]) if est else occurred
         late_specs = tuple(sorted(late))
         writes.append(
@@ -240,7 +291,7 @@ class Engine(Generic[E]):
                     "s": new_state,
                     "seen": seen,
                     "last": last,
-                    "eff": list(late_specs),
+                    "effs": effs,
                 },
             )
         )
@@ -271,8 +322,15 @@ class Engine(Generic[E]):
             if key.startswith("w/"):
                 self.open_windows.setdefault(plan.partition, set()).add(key)
                 self.dirty.add(key)
+            if key.startswith(("w/", "t/")):
+                self.index.setdefault(plan.partition, set()).add(key)
         if plan.kind != "replayed":
             self.last_event_wall_ms[plan.partition] = self.clock.now_ms()
+        self.store.maybe_flush()
+
+    def flush(self) -> int:
+        """Hand buffered writes to the durable store; must run before offsets are committed."""
+        return self.store.flush()
 
     # ---- windows over time -----------------------------------------------------------------
 
@@ -294,8 +352,12 @@ class Engine(Generic[E]):
     def rebuild_index(self, partitions: set[int]) -> None:
         """After an assignment change: which windows are open here, and re-announce them."""
         self.open_windows = {p: set() for p in partitions}
+        self.index = {p: set() for p in partitions}
         for key, value in self.store.items():
-            if key.startswith("w/") and value["p"] in partitions and not value["final"]:
+            if value.get("p") not in partitions or not key.startswith(("w/", "t/")):
+                continue
+            self.index[value["p"]].add(key)
+            if key.startswith("w/") and not value["final"]:
                 self.open_windows[value["p"]].add(key)
                 self.dirty.add(key)
 
@@ -340,11 +402,16 @@ class Engine(Generic[E]):
                 doomed.append((key, part))
         for key, part in doomed:
             self.store.delete(key, part)
+            self.index.get(part, set()).discard(key)
         return len(doomed)
 
     # ---- reading state ---------------------------------------------------------------------
 
     def values(self, prefix: str, partitions: set[int]) -> Iterator[tuple[str, Value]]:
-        for key, value in self.store.items():
-            if key.startswith(prefix) and value.get("p") in partitions:
-                yield key, value
+        """Window ("w/") or totals ("t/") records of the given partitions."""
+        for part in sorted(partitions):
+            for key in sorted(self.index.get(part, ())):
+                if key.startswith(prefix):
+                    value = self.store.get(key)
+                    if value is not None:
+                        yield key, value

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     idle_timeout_seconds: float = Field(default=30.0, gt=0)
     kpi_update_interval_seconds: float = Field(default=1.0, gt=0)
     sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    batch_max_events: int = Field(default=500, ge=1)
+    batch_within_seconds: float = Field(default=0.05, gt=0)
 
     # Input hygiene
     max_payload_bytes: int = Field(default=65_536, gt=0)

@@ -29,12 +29,21 @@ def make(
     )
 
 
-def feed(engine: Engine[Any], events: list[Any], start: int = 0, partition: int = 0) -> list[Plan]:
+def feed(
+    engine: Engine[Any],
+    events: list[Any],
+    start: int = 0,
+    partition: int = 0,
+    flush_every: int = 0,
+) -> list[Plan]:
     plans = []
     for offset, e in enumerate(events, start=start):
         plan = engine.plan(e, partition, offset)
         engine.commit(plan)
         plans.append(plan)
+        if flush_every and offset % flush_every == 0:
+            engine.flush()
+    engine.flush()
     return plans
 
 
@@ -61,10 +70,10 @@ def test_replayed_offsets_change_nothing() -> None:
     engine = make()
     events = connected_call()
     feed(engine, events)
-    before = {k: dict(v) for k, v in engine.store.data.items()}  # type: ignore[attr-defined]
+    before = {k: dict(v) for k, v in engine.durable.data.items()}  # type: ignore[attr-defined]
     plans = feed(engine, events)
     assert {p.kind for p in plans} == {"replayed"}
-    assert engine.store.data == before  # type: ignore[attr-defined]
+    assert engine.durable.data == before  # type: ignore[attr-defined]
 
 
 def test_late_within_grace_corrects_beyond_grace_is_refused_and_counted() -> None:
@@ -128,7 +137,8 @@ def test_retention_deletes_closed_windows_and_old_entities_only() -> None:
         start=10,
     )
     engine.sweep({0})
-    keys = set(engine.store.data)  # type: ignore[attr-defined]
+    engine.flush()
+    keys = set(engine.durable.data)  # type: ignore[attr-defined]
     assert f"w/rep-01/1m/{T0}" not in keys, "closed, past retention"
     assert "e/rep-01/c1" not in keys, "past the dedupe horizon"
     assert "e/rep-01/later" in keys and "t/rep-01" in keys and "p/0" in keys
@@ -162,8 +172,8 @@ def _scenario(seed: int) -> list[Any]:
 def test_a_crash_after_any_write_then_replay_gives_the_uninterrupted_state() -> None:
     events = _scenario(5)
     reference = make()
-    feed(reference, events)
-    log: list[tuple[str, Any, int]] = reference.store.log  # type: ignore[attr-defined]
+    feed(reference, events, flush_every=3)  # writes reach the changelog in flushed batches
+    log: list[tuple[str, Any, int]] = reference.durable.log  # type: ignore[attr-defined]
     rng = random.Random(9)
     for cut in range(len(log) + 1):
         survivor = DictStore()
@@ -177,5 +187,5 @@ def test_a_crash_after_any_write_then_replay_gives_the_uninterrupted_state() -> 
         # Kafka may redeliver from any earlier committed offset.
         restart_at = rng.randint(0, committed + 1)
         engine = make(survivor)
-        feed(engine, events[restart_at:], start=restart_at)
-        assert survivor.data == reference.store.data, f"crash after write {cut}"  # type: ignore[attr-defined]
+        feed(engine, events[restart_at:], start=restart_at, flush_every=rng.randint(1, 5))
+        assert survivor.data == reference.durable.data, f"crash after write {cut}"  # type: ignore[attr-defined]

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set-up on a fresh machine, idempotent: a venv with the project, Debian's promtool, and the
+# Apache Kafka broker jars (through Maven, cached in ~/.cache/isales-kpi). Needs Python 3.11,
+# Java 17+ and Maven.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=""
+for candidate in "${PYTHON:-}" python3.11 python3; do
+  if [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1 \
+     && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+    python="$candidate"; break
+  fi
+done
+[ -n "$python" ] || { echo "Python 3.11 is required" >&2; exit 1; }
+
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+
+if ! command -v promtool >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus \
+    >/dev/null
+fi
+
+.venv/bin/stream-app kafka fetch >/dev/null
+echo "bootstrap: ready ($(.venv/bin/python --version), $(promtool --version 2>&1 | head -1))"

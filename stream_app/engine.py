@@ -224,11 +224,13 @@ class Engine(Generic[E]):
         est = self.store.get(ekey)
         occurred = fam.occurred_ms(event)
         if est is not None and est["o"] >= offset:
-            # The entity write survived a crash, the partition record did not: finish the event.
-            effect = next((tuple(late) for o, late in est["effs"] if o == offset), ())
-            return Plan(
-                "applied", partition, [self._advance(pst, offset, occurred, effect)], effect
-            )
+            # The entity's write survived a crash, the partition record did not: finish the
+            # event. A later event may have written the entity, so only an offset it recorded
+            # as applied was applied; any other event of this entity here was a duplicate.
+            effect = next((tuple(late) for o, late in est["effs"] if o == offset), None)
+            if effect is not None:
+                finish = self._advance(pst, offset, occurred, effect)
+                return Plan("applied", partition, [finish], effect)
         if est is not None and fam.event_id(event) in est["seen"]:
             pst = {**pst, "o": offset, "dup": pst["dup"] + 1}
             return Plan("duplicate", partition, [(partition_key(partition), pst)])

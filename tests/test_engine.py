@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pytest
+
 from stream_app.clock import FakeClock
 from stream_app.engine import DictStore, Engine, Plan
 from stream_app.families.calls import CallsFamily
@@ -166,15 +168,21 @@ def _scenario(seed: int) -> list[Any]:
                 call=f"c{n}", start=start, answered_by=kind, talk_ms=rng.randint(1_000, 400_000)
             )
     rng.shuffle(events)
-    return events + rng.sample(events, 6)
+    # Redeliveries land anywhere, also before later events of the same call.
+    for dup in rng.sample(events, 8):
+        events.insert(rng.randint(events.index(dup) + 1, len(events)), dup)
+    return events
 
 
-def test_a_crash_after_any_write_then_replay_gives_the_uninterrupted_state() -> None:
-    events = _scenario(5)
+@pytest.mark.parametrize(("seed", "flush_every"), [(5, 3), (6, 8), (7, 20)])
+def test_a_crash_after_any_write_then_replay_gives_the_uninterrupted_state(
+    seed: int, flush_every: int
+) -> None:
+    events = _scenario(seed)
     reference = make()
-    feed(reference, events, flush_every=3)  # writes reach the changelog in flushed batches
+    feed(reference, events, flush_every=flush_every)  # the changelog sees flushed batches
     log: list[tuple[str, Any, int]] = reference.durable.log  # type: ignore[attr-defined]
-    rng = random.Random(9)
+    rng = random.Random(seed)
     for cut in range(len(log) + 1):
         survivor = DictStore()
         for key, value, partition in log[:cut]:

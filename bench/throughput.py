@@ -113,7 +113,7 @@ async def latency(env: dict[str, str], worker: WorkerProc, samples: int) -> list
             await producer.send_and_wait(
                 env["ISALES_CALLS_TOPIC"], orjson.dumps(event), key=rep.encode()
             )
-            while metric_sum(worker.scrape(), "isales_calls_dials_total", rep=rep) <= before:
+            while metric_sum(worker.scrape(), "isales_calls_dials_total", rep=rep) <= before:  # noqa: ASYNC110 - polling a scrape
                 await asyncio.sleep(0.005)
             out.append(time.perf_counter() - t0)
             await asyncio.sleep(0.2)

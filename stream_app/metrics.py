@@ -242,3 +242,28 @@ class StateCollector(Collector):
         for reason, n in sorted(dlq_by.items()):
             dlq.add_metric([src, reason], n)
         yield from (applied, dup, late, late_w, dlq, lag, wm_g, delay)
+
+
+class SequencerCollector(Collector):
+    """How often the worker had to seek back over records its fetcher skipped."""
+
+    def __init__(self, sequencer: Any, prefix: str, source_topic: str) -> None:
+        self.sequencer = sequencer
+        self.prefix = prefix
+        self.source = source_topic
+
+    def collect(self) -> Iterator[Any]:
+        rewinds = CounterMetricFamily(
+            f"{self.prefix}_offset_rewinds",
+            "Seeks back to the state's next offset after records were skipped upstream.",
+            labels=["source"],
+        )
+        rewinds.add_metric([self.source], self.sequencer.rewinds)
+        holes = CounterMetricFamily(
+            f"{self.prefix}_offset_holes",
+            "Offset gaps accepted as real holes after repeated rewinds.",
+            labels=["source"],
+        )
+        holes.add_metric([self.source], self.sequencer.holes)
+        yield rewinds
+        yield holes

@@ -51,7 +51,7 @@ def isolated_env(bootstrap: str, **overrides: str) -> dict[str, str]:
         "ISALES_IDLE_TIMEOUT_SECONDS": "3",
         "ISALES_KPI_UPDATE_INTERVAL_SECONDS": "0.5",
         "ISALES_BUSINESS_TIMEZONE": "Europe/Berlin",
-        "ISALES_LOG_LEVEL": "warning",
+        "ISALES_LOG_LEVEL": "info",
     }
     env.update(overrides)
     return env

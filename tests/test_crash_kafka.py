@@ -64,7 +64,12 @@ def test_sigkill_three_times_then_exact(kafka_bootstrap: str, tmp_path: Path) ->
                 worker = WorkerProc(env, tmp_path, f"worker-{n + 1}b").start()
                 wait_for(worker.ready, 120, "restarted worker ready")
         assert len(kills) >= 3
-        wait_for(lambda: _progress(worker) == total, 300, f"all {total} records processed")
+        try:
+            wait_for(lambda: _progress(worker) == total, 300, f"all {total} records processed")
+        except AssertionError as exc:
+            raise AssertionError(
+                f"{exc}; processed {_progress(worker)} (kills: {kills}); log:\n{worker.log_tail()}"
+            ) from None
         s = settings_for(env)
 
         def all_final() -> bool:

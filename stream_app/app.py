@@ -329,7 +329,7 @@ class Service:
             "source.topic": str(msg.topic),
             "source.partition": str(msg.partition),
             "source.offset": str(msg.offset),
-            "dead_lettered_at": from_ms(self.clock.now_ms()).isoformat(),
+            "routed_at": from_ms(self.clock.now_ms()).isoformat(),
         }
 
     def _sync_index(self) -> set[int]:

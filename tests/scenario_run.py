@@ -13,7 +13,7 @@ from tests.truth import Truth, compute
 
 
 @dataclass
-class Produced_:
+class ScenarioRun:
     records: list[Produced]
     placed: list[tuple[int, int]]
     truth: Truth
@@ -51,11 +51,11 @@ def truth_of(records: list[Produced], placed: list[tuple[int, int]], s: Settings
     )
 
 
-def produce_scenario(env: dict[str, str], cfg: ScenarioConfig) -> Produced_:
+def produce_scenario(env: dict[str, str], cfg: ScenarioConfig) -> ScenarioRun:
     s = settings_for(env)
     asyncio.run(ensure_topics(s))
     records = scenario(cfg, s.max_payload_bytes)
     placed = asyncio.run(
         produce({"bootstrap_servers": s.kafka_bootstrap_servers}, s.calls_topic, records)
     )
-    return Produced_(records, placed, truth_of(records, placed, s))
+    return ScenarioRun(records, placed, truth_of(records, placed, s))

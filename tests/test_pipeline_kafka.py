@@ -21,7 +21,7 @@ from tests.checks import (
     check_window_gauges,
     processed,
 )
-from tests.scenario_run import Produced_, produce_scenario, settings_for
+from tests.scenario_run import ScenarioRun, produce_scenario, settings_for
 from tests.support import WorkerProc, isolated_env, latest_by_key, read_topic, wait_for
 
 pytestmark = pytest.mark.kafka
@@ -32,7 +32,7 @@ CONFIG = ScenarioConfig(seed=11, calls=5000, reps=12, teams=2, duplicate_rate=0.
 @dataclass
 class Run:
     env: dict[str, str]
-    produced: Produced_
+    produced: ScenarioRun
     worker: WorkerProc
     metrics_text: str
 

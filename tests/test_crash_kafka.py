@@ -93,3 +93,59 @@ def test_sigkill_three_times_then_exact(kafka_bootstrap: str, tmp_path: Path) ->
         assert len(late_sources) == produced.truth.late_events
     finally:
         worker.stop()
+
+
+def _commit(bootstrap: str, group: str, topic: str, offsets: dict[int, int]) -> None:
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    async def run() -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            tps = {TopicPartition(topic, p): o for p, o in offsets.items()}
+            consumer.assign(list(tps))
+            await consumer.commit(tps)
+        finally:
+            await consumer.stop()
+
+    asyncio.run(run())
+
+
+def test_offsets_committed_past_the_state_are_rewound(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """Faust can commit past records it never delivered (faust-streaming #596, #221). Simulate
+    the worst case, a commit at the end of every partition while the state is behind, and
+    the worker must seek back to its state and still produce the exact truth."""
+    env = isolated_env(kafka_bootstrap)
+    produced = produce_scenario(env, ScenarioConfig(seed=41, calls=1500, reps=12, teams=2))
+    total = len(produced.records)
+    worker = WorkerProc(env, tmp_path, "before").start()
+    try:
+        wait_for(worker.ready, 90, "worker ready")
+        wait_for(lambda: _progress(worker) >= total // 3, 300, "a third processed", every=0.05)
+        worker.kill()
+        ends: dict[int, int] = {}
+        for partition, offset in produced.placed:
+            ends[partition] = max(ends.get(partition, 0), offset + 1)
+        # The broker refuses the commit until the killed member's session has expired.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                _commit(kafka_bootstrap, env["ISALES_APP_ID"], env["ISALES_CALLS_TOPIC"], ends)
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+        worker = WorkerProc(env, tmp_path, "after").start()
+        wait_for(worker.ready, 120, "restarted worker ready")
+        wait_for(lambda: _progress(worker) == total, 300, f"all {total} records processed")
+        samples = parse_metrics(worker.get("/metrics")[1])
+        check_counters(samples, produced.truth)
+        assert samples["isales_offset_rewinds_total"], "the worker had to seek back"
+        assert sum(samples["isales_offset_rewinds_total"].values()) >= 1
+    finally:
+        worker.stop()

@@ -5,6 +5,7 @@ python -m bench.bare_faust <bootstrap> <topic> <progress-file>
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import faust
 
 from stream_app.app import Worker
+from stream_app.kafka_local import free_port
 
 
 def main() -> None:
@@ -25,7 +27,8 @@ def main() -> None:
         topic_disable_leader=True,
         broker_session_timeout=6,
         web_enabled=False,
-        web_port=0,
+        web_bind="127.0.0.1",
+        web_port=free_port(),  # Faust binds its web port even when disabled
     )
     topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
     count = 0
@@ -40,7 +43,9 @@ def main() -> None:
     async def report() -> None:
         progress.write_text(str(count))  # noqa: ASYNC240 - a few bytes, ten times a second
 
-    Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+    Worker(
+        app, loglevel=os.environ.get("BARE_LOGLEVEL", "WARNING"), quiet=True
+    ).execute_from_commandline()
 
 
 if __name__ == "__main__":

@@ -262,7 +262,6 @@ class Service:
             # Before the batch is acknowledged, its state writes must be with the producer.
             self.engine.flush()
             await self.table_store.drain()
-            await self.table_store.drain()
 
     async def _next_offset(self, partition: int) -> int:
         pst = self.engine.store.get(f"p/{partition}")
@@ -410,8 +409,3 @@ class Service:
                     log.info("retention removed %d keys", removed)
             self.engine.flush()
             await self.table_store.drain()
-
-
-def kpi_json(record: bytes) -> dict[str, Any]:
-    parsed: dict[str, Any] = orjson.loads(record)
-    return parsed

@@ -326,8 +326,7 @@ class Engine(Generic[E]):
                 self.dirty.add(key)
             if key.startswith(("w/", "t/")):
                 self.index.setdefault(plan.partition, set()).add(key)
-        if plan.kind != "replayed":
-            self.last_event_wall_ms[plan.partition] = self.clock.now_ms()
+        self.last_event_wall_ms[plan.partition] = self.clock.now_ms()
         self.store.maybe_flush()
 
     def flush(self) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from stream_app.families.calls import CallsFamily
-from tests.support import Samples, metric_sum
+from tests.support import Samples, latest_by_key, metric_sum, read_topic, wait_for
 from tests.truth import Truth, bounds
 
 FACTS = [(m.fact, m.name, m.divisor) for m in CallsFamily.metrics]
@@ -84,6 +84,16 @@ def check_kpi_topic(latest: dict[bytes, Any], truth: Truth, *, final: bool) -> N
         if final:
             assert record["final"], key
     assert not wrong, f"KPI topic mismatches: {wrong[:10]}"
+
+
+def wait_all_final(bootstrap: str, topic: str, truth: Truth, timeout: float = 120) -> None:
+    """Until the latest record of every window on the KPI topic says final."""
+
+    def all_final() -> bool:
+        latest = latest_by_key(read_topic(bootstrap, topic))
+        return len(latest) >= len(truth.windows) and all(v["final"] for v in latest.values())
+
+    wait_for(all_final, timeout, "every window final on the KPI topic", every=2)
 
 
 def kpi_key_of(rep: str, window: str, start: int) -> bytes:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from stream_app.demo import ScenarioConfig
-from tests.checks import check_counters, check_kpi_topic, processed
+from tests.checks import check_counters, check_kpi_topic, processed, wait_all_final
 from tests.scenario_run import produce_scenario, settings_for
 from tests.support import (
     WorkerProc,
@@ -71,14 +71,7 @@ def test_sigkill_three_times_then_exact(kafka_bootstrap: str, tmp_path: Path) ->
                 f"{exc}; processed {_progress(worker)} (kills: {kills}); log:\n{worker.log_tail()}"
             ) from None
         s = settings_for(env)
-
-        def all_final() -> bool:
-            latest = latest_by_key(read_topic(kafka_bootstrap, s.kpi_calls_topic))
-            return len(latest) >= len(produced.truth.windows) and all(
-                v["final"] for v in latest.values()
-            )
-
-        wait_for(all_final, 120, "every window final", every=2)
+        wait_all_final(kafka_bootstrap, s.kpi_calls_topic, produced.truth)
         samples = parse_metrics(worker.get("/metrics")[1])
         check_counters(samples, produced.truth)
         latest = latest_by_key(read_topic(kafka_bootstrap, s.kpi_calls_topic))

@@ -20,6 +20,7 @@ from tests.checks import (
     check_kpi_topic,
     check_window_gauges,
     processed,
+    wait_all_final,
 )
 from tests.scenario_run import ScenarioRun, produce_scenario, settings_for
 from tests.support import WorkerProc, isolated_env, latest_by_key, read_topic, wait_for
@@ -47,14 +48,7 @@ def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         total = len(produced.records)
         wait_for(lambda: processed(worker.scrape()) == total, 300, f"all {total} records processed")
         s = settings_for(env)
-
-        def all_final() -> bool:
-            latest = latest_by_key(read_topic(kafka_bootstrap, s.kpi_calls_topic))
-            return len(latest) >= len(produced.truth.windows) and all(
-                v["final"] for v in latest.values()
-            )
-
-        wait_for(all_final, 120, "every window final on the KPI topic", every=2)
+        wait_all_final(kafka_bootstrap, s.kpi_calls_topic, produced.truth)
         yield Run(env, produced, worker, worker.get("/metrics")[1])
     finally:
         worker.stop()

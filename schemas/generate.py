@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas.kpi import CallWindowKpi, KpiKey
+from schemas.kpi import CallWindowKpi, KpiKey, PacingKey, PacingKpi
 from schemas.telephony import CallEvent
 
 HERE = Path(__file__).parent
@@ -15,6 +15,8 @@ MODELS: dict[str, tuple[type[BaseModel], str]] = {
     "telephony_call_event.schema.json": (CallEvent, "validation"),
     "kpi_calls.schema.json": (CallWindowKpi, "serialization"),
     "kpi_key.schema.json": (KpiKey, "serialization"),
+    "kpi_pacing.schema.json": (PacingKpi, "serialization"),
+    "kpi_pacing_key.schema.json": (PacingKey, "serialization"),
 }
 
 

@@ -46,3 +46,36 @@ class CallWindowKpi(BaseModel):
     final: bool = Field(description="True once the watermark passed window end + grace.")
     revision: int = Field(description="Grows with every change of this window.")
     emitted_at: datetime
+
+
+class PacingKey(BaseModel):
+    model_config = ConfigDict(frozen=True, title="PacingKey")
+
+    kpi: Literal["pacing"]
+    rep_id: str
+    metric: str
+    period: Literal["day", "week"]
+    period_start: str = Field(description="Local date the period starts (ISO 8601).")
+
+
+class PacingKpi(BaseModel):
+    """Where a rep stands against a target right now (topic `kpi.pacing`, one key per rep,
+    metric and period; compaction keeps the latest standing). Team = sum of its reps' records."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="PacingKpi")
+
+    schema_version: Literal[1]
+    kpi: Literal["pacing"]
+    rep_id: str
+    team_id: str
+    metric: Literal["dials", "connects", "talk_minutes"]
+    period: Literal["day", "week"]
+    period_start: str = Field(description="Local date the period starts (ISO 8601).")
+    time_zone: str
+    target: float = Field(description="Target for the period; 0 on a day off.")
+    actual: float = Field(description="Done so far: the rep's current local-day window.")
+    expected: float = Field(description="target x elapsed share of the period's business time.")
+    pace_ratio: float | None = Field(description="actual / expected; null while expected is 0.")
+    elapsed_fraction: float
+    business_hours_open: bool
+    as_of: datetime

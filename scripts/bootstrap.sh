@@ -18,11 +18,16 @@ done
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 
-if ! command -v promtool >/dev/null 2>&1; then
+# Debian packages the tests drive for real: Prometheus + promtool (rules, end-to-end) and
+# docker-compose 1.29 (parses the compose file; no Docker engine is needed for that).
+packages=()
+command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
+command -v docker-compose >/dev/null 2>&1 || packages+=(docker-compose)
+if [ ${#packages[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus \
-    >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${packages[@]}" >/dev/null
 fi
 
 .venv/bin/stream-app kafka fetch >/dev/null

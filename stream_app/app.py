@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 from collections.abc import Awaitable
 from typing import Any, cast
@@ -20,10 +21,18 @@ from stream_app.engine import Engine, Plan, Value
 from stream_app.families.calls import CallsFamily
 from stream_app.kafka_config import faust_credentials
 from stream_app.kpi import kpi_key, kpi_record
-from stream_app.metrics import LabelGuard, SequencerCollector, StateCollector
+from stream_app.metrics import (
+    LabelGuard,
+    RebalanceCollector,
+    SequencerCollector,
+    StateCollector,
+)
+from stream_app.pacing import PacingCollector, RepDay, pace, pacing_key, pacing_record
 from stream_app.sequence import OffsetSequencer
 from stream_app.settings import Settings
+from stream_app.targets import TargetsStore
 from stream_app.topics import ensure_topics
+from stream_app.windows import window_for
 
 log = logging.getLogger(__name__)
 METRIC_PREFIX = "isales"
@@ -126,7 +135,6 @@ class Service:
             value_serializer="json",
         )
         self.calls_topic = self._raw_topic(s.calls_topic)
-        self.kpi_topic = self._raw_topic(s.kpi_calls_topic)
         self.dlq_topic = self._raw_topic(s.dlq_topic)
         self.late_topic = self._raw_topic(s.late_topic)
         self.table = self.app.Table(
@@ -155,6 +163,20 @@ class Service:
         self._indexed: set[int] | None = None
         self._last_sweep = time.monotonic()
         guard = LabelGuard({"rep": s.label_cap_rep, "team": s.label_cap_team})
+        self.rebalances = 0
+        self.registry.register(RebalanceCollector(lambda: self.rebalances, METRIC_PREFIX))
+        self.targets = TargetsStore(s.targets_file, s.business_timezone, self.clock)
+        self.targets.maybe_reload(force=True)
+        self._targets_checked = time.monotonic()
+        self._pacing_published = 0.0
+        self._day_spec = next((w for w in s.window_specs if w.name == "1d"), None)
+        if self._day_spec is None:
+            log.warning("no 1d window configured (ISALES_WINDOWS): pacing has no actuals")
+        self.registry.register(
+            PacingCollector(
+                self.targets, self.rep_days, prefix=METRIC_PREFIX, label=guard, clock=self.clock
+            )
+        )
         self.registry.register(
             StateCollector(
                 self.engine,
@@ -227,6 +249,16 @@ class Service:
         async def windows_tick() -> None:
             await self.tick()
 
+        @app.task  # type: ignore[untyped-decorator]
+        async def reload_on_sighup() -> None:
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP, lambda: self.targets.maybe_reload(force=True)
+            )
+
+        @app.on_partitions_assigned.connect
+        async def count_rebalance(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+            self.rebalances += 1
+
         @app.page("/metrics")
         async def metrics(web: Any, request: Any) -> Any:
             async with self.lock:
@@ -255,6 +287,14 @@ class Service:
         fut: Awaitable[Any] = await topic.send(key=key, value=value, headers=headers, force=True)
         await fut
 
+    async def _produce(self, topic: str, key: bytes, value: bytes) -> Awaitable[Any]:
+        """KPI records straight to the producer: Faust's topic.send costs ~1.4 ms a record,
+        which held the state lock (and scrapes) for seconds when a backlog finalised."""
+        fut: Awaitable[Any] = await self.app.producer.send(
+            topic, key, value, partition=None, timestamp=None, headers=None
+        )
+        return fut
+
     async def handle(self, messages: list[Any]) -> None:
         async with self.lock:
             for msg in messages:
@@ -268,9 +308,13 @@ class Service:
         if pst is not None:
             return int(pst["o"]) + 1
         if partition not in self._beginning:
-            tp = faust.types.TP(self.settings.calls_topic, partition)
-            earliest = await self.app.consumer.earliest_offsets(tp)
-            self._beginning[partition] = int(earliest.get(tp) or 0)
+            # One request for every owned partition: each call costs ~1.5 s on Faust's
+            # consumer thread, and the state lock (and so /metrics) waits on it.
+            topic = self.settings.calls_topic
+            tps = {faust.types.TP(topic, p) for p in self.owned_partitions() | {partition}}
+            earliest = await self.app.consumer.earliest_offsets(*tps)
+            for tp in tps:
+                self._beginning.setdefault(tp.partition, int(earliest.get(tp) or 0))
         return self._beginning[partition]
 
     async def _rewind(self, partition: int, expected: int, seen: int) -> None:
@@ -362,6 +406,31 @@ class Service:
             self._indexed = owned
         return owned
 
+    # ---- pacing ----------------------------------------------------------------------------
+
+    def rep_days(self, now_ms: int) -> list[RepDay]:
+        """Every rep this worker owns, with their counts in today's local-day window."""
+        if self._day_spec is None:
+            return []
+        start = window_for(now_ms, self._day_spec, self.settings.business_timezone).start_ms
+        days = []
+        for _, totals in self.engine.values("t/", self.owned_partitions()):
+            window = self.engine.store.get(f"w/{totals['g']}/{self._day_spec.name}/{start}")
+            counts = {} if window is None else window["c"]
+            days.append(RepDay(totals["g"], totals.get("team", ""), counts))
+        return days
+
+    async def _publish_pacing(self, now: int) -> None:
+        cal = self.targets.calendar
+        rows = pace(self.targets.current, cal, now, self.rep_days(now))
+        pending = []
+        for row in rows:
+            record = pacing_record(row, cal=cal, now_ms=now)
+            key = pacing_key(row, cal, now)
+            pending.append(await self._produce(self.settings.kpi_pacing_topic, key, record))
+        for fut in pending:
+            await fut
+
     # ---- over time -------------------------------------------------------------------------
 
     async def tick(self) -> None:
@@ -384,11 +453,8 @@ class Service:
                 record = kpi_record(
                     self.family, value, tz=s.business_timezone, final=True, now_ms=now
                 )
-                pending.append(
-                    await self.kpi_topic.send(
-                        key=kpi_key(self.family.name, value), value=record, force=True
-                    )
-                )
+                record_key = kpi_key(self.family.name, value)
+                pending.append(await self._produce(s.kpi_calls_topic, record_key, record))
             for fut in pending:
                 await fut
             for key, value in due:
@@ -399,9 +465,7 @@ class Service:
                 record = kpi_record(
                     self.family, value, tz=s.business_timezone, final=False, now_ms=now
                 )
-                await self.kpi_topic.send(
-                    key=kpi_key(self.family.name, value), value=record, force=True
-                )
+                await self._produce(s.kpi_calls_topic, kpi_key(self.family.name, value), record)
             if time.monotonic() - self._last_sweep >= s.sweep_interval_seconds:
                 self._last_sweep = time.monotonic()
                 removed = self.engine.sweep(owned)
@@ -409,3 +473,9 @@ class Service:
                     log.info("retention removed %d keys", removed)
             self.engine.flush()
             await self.table_store.drain()
+            if time.monotonic() - self._targets_checked >= s.targets_check_interval_seconds:
+                self._targets_checked = time.monotonic()
+                self.targets.maybe_reload()
+            if time.monotonic() - self._pacing_published >= s.pacing_publish_interval_seconds:
+                self._pacing_published = time.monotonic()
+                await self._publish_pacing(now)

@@ -105,12 +105,17 @@ def cmd_up(args: argparse.Namespace) -> int:
     print("starting Kafka (the first run fetches the broker jars with Maven) ...", flush=True)
     bootstrap = broker.start(port=args.kafka_port)
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+    example_targets = Path(__file__).resolve().parent.parent / "deploy" / "targets.yml"
+    if "ISALES_TARGETS_FILE" not in os.environ and example_targets.exists():
+        # The demo floor's pacing against the example targets (edit it while running).
+        os.environ["ISALES_TARGETS_FILE"] = str(example_targets)
     settings = _settings()
     worker = subprocess.Popen([sys.executable, "-m", "stream_app", "worker"], env=os.environ.copy())
     url = f"http://{settings.metrics_host}:{settings.metrics_port}"
     print(
         f"Kafka:   {bootstrap}\nMetrics: {url}/metrics\nReady:   {url}/readyz\n"
-        f"KPI topic: {settings.kpi_calls_topic}   (Ctrl-C stops everything)",
+        f"KPI topics: {settings.kpi_calls_topic}, {settings.kpi_pacing_topic}\n"
+        f"Targets: {settings.targets_file or 'none'}   (Ctrl-C stops everything)",
         flush=True,
     )
     demo = subprocess.Popen(

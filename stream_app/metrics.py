@@ -267,3 +267,18 @@ class SequencerCollector(Collector):
         holes.add_metric([self.source], self.sequencer.holes)
         yield rewinds
         yield holes
+
+
+class RebalanceCollector(Collector):
+    """Consumer-group rebalances this worker went through (each one pauses every partition)."""
+
+    def __init__(self, count: Callable[[], int], prefix: str) -> None:
+        self.count = count
+        self.prefix = prefix
+
+    def collect(self) -> Iterator[Any]:
+        family = CounterMetricFamily(
+            f"{self.prefix}_rebalances", "Partition assignments received by this worker."
+        )
+        family.add_metric([], self.count())
+        yield family

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     app_id: str = "isales-kpi"
     calls_topic: str = "telephony.calls"
     kpi_calls_topic: str = "kpi.calls"
+    kpi_pacing_topic: str = "kpi.pacing"
     dlq_topic: str = "isales.dlq"
     late_topic: str = "isales.late"
     partitions: int = Field(default=4, ge=1)
@@ -59,6 +60,13 @@ class Settings(BaseSettings):
 
     # Call KPIs
     short_call_seconds: float = Field(default=30.0, gt=0)
+
+    # Targets and pacing
+    targets_file: Path | None = Field(
+        default=None, description="YAML targets and business calendar; reloaded on change/SIGHUP."
+    )
+    targets_check_interval_seconds: float = Field(default=2.0, gt=0)
+    pacing_publish_interval_seconds: float = Field(default=60.0, gt=0)
 
     # Metrics endpoint and label hygiene
     metrics_host: str = "127.0.0.1"

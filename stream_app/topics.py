@@ -24,6 +24,7 @@ def topic_specs(s: Settings) -> list[NewTopic]:
     return [
         NewTopic(s.calls_topic, s.partitions, s.replication_factor),
         NewTopic(s.kpi_calls_topic, s.partitions, s.replication_factor, topic_configs=kpi_config),
+        NewTopic(s.kpi_pacing_topic, s.partitions, s.replication_factor, topic_configs=kpi_config),
         NewTopic(s.dlq_topic, s.partitions, s.replication_factor, topic_configs=plain),
         NewTopic(s.late_topic, s.partitions, s.replication_factor, topic_configs=plain),
     ]

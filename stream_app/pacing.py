@@ -1,0 +1,213 @@
+"""Pacing: where each rep stands against today's target, now.
+
+expected-by-now = target x elapsed fraction of the business day; pace ratio = actual / expected.
+Actuals are the rep's current local-day ("1d") event-time window, read from state at the moment
+of asking, so pacing is exactly as right as the window KPIs. Team and org pacing are sums of the
+rep rows (PromQL `sum by (team)`, or summing `kpi.pacing` records), never averages of ratios.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from schemas.common import from_ms
+from stream_app.business_time import (
+    BusinessCalendar,
+    Period,
+    elapsed_fraction,
+    has_business_time,
+    is_open,
+    period_start,
+)
+from stream_app.clock import Clock
+from stream_app.targets import TargetsFile, TargetsStore
+
+
+@dataclass(frozen=True, slots=True)
+class PacedKpi:
+    kpi: str
+    target_field: str
+    fact: str
+    divisor: int
+    period: Period
+
+
+PACED: tuple[PacedKpi, ...] = (
+    PacedKpi("dials", "dials_per_day", "dials", 1, "day"),
+    PacedKpi("connects", "connects_per_day", "connects", 1, "day"),
+    PacedKpi("talk_minutes", "talk_minutes_per_day", "talk_ms", 60_000, "day"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RepDay:
+    """A rep's counts in today's local-day window (raw facts, talk time in ms)."""
+
+    rep: str
+    team: str
+    counts: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class PaceRow:
+    rep: str
+    team: str
+    kpi: str
+    period: Period
+    target: float
+    actual: float
+    expected: float
+
+    @property
+    def ratio(self) -> float | None:
+        return self.actual / self.expected if self.expected > 0 else None
+
+
+def pace(
+    targets: TargetsFile, cal: BusinessCalendar, now_ms: int, reps: Iterable[RepDay]
+) -> list[PaceRow]:
+    """One row per rep and KPI that has a target. On a day with no business time (weekend,
+    holiday) the day's target is 0: nothing is expected, whatever is done still shows."""
+    fraction = {p: elapsed_fraction(cal, p, now_ms) for p in ("day", "week")}
+    working = {p: has_business_time(cal, p, now_ms) for p in ("day", "week")}
+    rows = []
+    for rep in reps:
+        mine = targets.for_rep(rep.rep, rep.team)
+        for paced in PACED:
+            configured = getattr(mine, paced.target_field)
+            if configured is None:
+                continue
+            target = float(configured) if working[paced.period] else 0.0
+            actual = rep.counts.get(paced.fact, 0) / paced.divisor
+            rows.append(
+                PaceRow(
+                    rep.rep,
+                    rep.team,
+                    paced.kpi,
+                    paced.period,
+                    target,
+                    actual,
+                    target * fraction[paced.period],
+                )
+            )
+    return rows
+
+
+def pacing_key(row: PaceRow, cal: BusinessCalendar, now_ms: int) -> bytes:
+    """One record per rep, KPI and period: compaction keeps the latest standing of each day."""
+    return orjson.dumps(
+        {
+            "kpi": "pacing",
+            "rep_id": row.rep,
+            "metric": row.kpi,
+            "period": row.period,
+            "period_start": period_start(cal, row.period, now_ms).isoformat(),
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+
+
+def pacing_record(row: PaceRow, *, cal: BusinessCalendar, now_ms: int) -> bytes:
+    return orjson.dumps(
+        {
+            "schema_version": 1,
+            "kpi": "pacing",
+            "rep_id": row.rep,
+            "team_id": row.team,
+            "metric": row.kpi,
+            "period": row.period,
+            "period_start": period_start(cal, row.period, now_ms).isoformat(),
+            "time_zone": cal.tz.key,
+            "target": row.target,
+            "actual": row.actual,
+            "expected": row.expected,
+            "pace_ratio": row.ratio,
+            "elapsed_fraction": elapsed_fraction(cal, row.period, now_ms),
+            "business_hours_open": is_open(cal, now_ms),
+            "as_of": from_ms(now_ms).isoformat(),
+        }
+    )
+
+
+class PacingCollector(Collector):
+    def __init__(
+        self,
+        store: TargetsStore,
+        rep_days: Callable[[int], list[RepDay]],
+        *,
+        prefix: str,
+        label: Callable[[str, str], str],
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self.rep_days = rep_days
+        self.prefix = prefix
+        self.label = label
+        self.clock = clock
+
+    def describe(self) -> Iterable[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        p, now = self.prefix, self.clock.now_ms()
+        cal = self.store.calendar
+        open_g = GaugeMetricFamily(
+            f"{p}_business_open",
+            "1 inside business hours of the targets calendar (zone, weekdays, hours, holidays).",
+        )
+        open_g.add_metric([], 1 if is_open(cal, now) else 0)
+        elapsed = GaugeMetricFamily(
+            f"{p}_business_period_elapsed_ratio",
+            "Share of the business day or week's working time that has passed.",
+            labels=["period"],
+        )
+        for period in ("day", "week"):
+            elapsed.add_metric([period], elapsed_fraction(cal, period, now))
+        reloads = CounterMetricFamily(
+            f"{p}_targets_reloads",
+            "Targets file loads, by result; on error the previous targets stay in force.",
+            labels=["result"],
+        )
+        for result, n in sorted(self.store.reloads.items()):
+            reloads.add_metric([result], n)
+        loaded = GaugeMetricFamily(
+            f"{p}_targets_loaded_timestamp_seconds",
+            "When the targets in force were loaded (Unix seconds); 0 if none.",
+        )
+        loaded.add_metric([], (self.store.loaded_at_ms or 0) / 1000)
+        yield from (open_g, elapsed, reloads, loaded)
+        yield from self._rows(now)
+
+    def _rows(self, now: int) -> Iterator[Any]:
+        labels = ["rep", "team", "kpi", "period"]
+        doc = {
+            "target": "Target for the period (0 on a day off).",
+            "actual": "Done so far in the period (today's event-time day window).",
+            "expected": "Target x elapsed share of the period's business time.",
+            "ratio": "actual / expected; absent while nothing is expected yet.",
+        }
+        gauges = {
+            name: GaugeMetricFamily(f"{self.prefix}_pacing_{name}", text, labels=labels)
+            for name, text in doc.items()
+        }
+        summed: dict[tuple[str, str, str, Period], list[float]] = {}
+        for row in pace(self.store.current, self.store.calendar, now, self.rep_days(now)):
+            key = (self.label("rep", row.rep), self.label("team", row.team), row.kpi, row.period)
+            acc = summed.setdefault(key, [0.0, 0.0, 0.0])
+            acc[0] += row.target
+            acc[1] += row.actual
+            acc[2] += row.expected
+        for key, (target, actual, expected) in sorted(summed.items()):
+            values = list(key)
+            gauges["target"].add_metric(values, target)
+            gauges["actual"].add_metric(values, actual)
+            gauges["expected"].add_metric(values, expected)
+            if expected > 0:
+                gauges["ratio"].add_metric(values, actual / expected)
+        yield from gauges.values()

@@ -7,7 +7,16 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas.kpi import CallWindowKpi, KpiKey, PacingKey, PacingKpi
+from schemas.email import EmailEvent
+from schemas.kpi import (
+    CallWindowKpi,
+    EmailAbKpi,
+    EmailActivityKpi,
+    EmailCohortKpi,
+    KpiKey,
+    PacingKey,
+    PacingKpi,
+)
 from schemas.telephony import CallEvent
 
 HERE = Path(__file__).parent
@@ -16,6 +25,10 @@ MODELS: dict[str, tuple[type[BaseModel], str]] = {
     "kpi_calls.schema.json": (CallWindowKpi, "serialization"),
     "kpi_key.schema.json": (KpiKey, "serialization"),
     "kpi_pacing.schema.json": (PacingKpi, "serialization"),
+    "email_event.schema.json": (EmailEvent, "validation"),
+    "kpi_email_cohort.schema.json": (EmailCohortKpi, "serialization"),
+    "kpi_email_activity.schema.json": (EmailActivityKpi, "serialization"),
+    "kpi_email_ab.schema.json": (EmailAbKpi, "serialization"),
     "kpi_pacing_key.schema.json": (PacingKey, "serialization"),
 }
 

@@ -79,3 +79,101 @@ class PacingKpi(BaseModel):
     elapsed_fraction: float
     business_hours_open: bool
     as_of: datetime
+
+
+_EMAIL_COUNTS = (
+    "sent: messages sent; delivered; bounced_hard; bounced_soft (soft only); deferred; dropped; "
+    "human_opens (a click implies one); machine_opens; clicks; unsubscribes; spam_reports: "
+    "messages, each counted once."
+)
+
+
+class EmailCohortKpi(BaseModel):
+    """Send cohort of a campaign by one dimension value (topic `kpi.email`): everything ever seen
+    for the messages sent. Key: kpi, campaign_id, dimension, value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="EmailCohortKpi")
+
+    schema_version: Literal[1]
+    kpi: Literal["email_cohort"]
+    campaign_id: str
+    dimension: Literal["variant", "segment", "send_weekday", "send_hour", "team"]
+    value: str
+    sent: int = Field(description=_EMAIL_COUNTS)
+    delivered: int
+    bounced_hard: int
+    bounced_soft: int
+    deferred: int
+    dropped: int
+    human_opens: int
+    machine_opens: int
+    machine_only: int = Field(description="Messages with machine opens and no human open.")
+    clicks: int
+    unsubscribes: int
+    spam_reports: int
+    open_rate: float | None = Field(description="human_opens / delivered")
+    adjusted_open_rate: float | None = Field(description="human_opens / (delivered - machine_only)")
+    click_rate: float | None = Field(description="clicks / delivered")
+    click_to_open_rate: float | None = Field(description="clicks / human_opens")
+    bounce_rate: float | None = Field(description="(bounced_hard + bounced_soft) / sent")
+    emitted_at: datetime
+
+
+class EmailActivityKpi(BaseModel):
+    """What happened in an event-time window to a campaign variant's messages (topic
+    `kpi.email`): each count is messages whose *first* such event fell in the window."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="EmailActivityKpi")
+
+    schema_version: Literal[1]
+    kpi: Literal["email_activity"]
+    campaign_id: str
+    variant: str
+    window: str
+    window_start: datetime
+    window_end: datetime
+    window_start_ms: int
+    window_end_ms: int
+    time_zone: str
+    sent: int
+    delivered: int
+    bounced_hard: int
+    bounced_soft: int
+    deferred: int
+    dropped: int
+    human_opens: int
+    machine_opens: int
+    clicks: int
+    unsubscribes: int
+    spam_reports: int
+    final: bool
+    revision: int
+    emitted_at: datetime
+
+
+class EmailAbVariant(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    variant: str
+    successes: int
+    delivered: int
+    rate: float | None
+    rival: str | None = Field(description="The campaign's best other variant.")
+    z: float | None
+    p_value: float | None = Field(description="Two-sided; not corrected for repeated looks.")
+
+
+class EmailAbKpi(BaseModel):
+    """A/B comparison of a campaign's variants on one rate (topic `kpi.email_ab`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="EmailAbKpi")
+
+    schema_version: Literal[1]
+    kpi: Literal["email_ab"]
+    campaign_id: str
+    metric: Literal["open_rate", "click_rate"]
+    alpha: float
+    min_delivered: int
+    leader: str | None = Field(description="Set once the best beats the runner-up at p < alpha.")
+    variants: list[EmailAbVariant]
+    emitted_at: datetime

@@ -14,11 +14,13 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from schemas.common import from_ms
-from schemas.telephony import CallEvent
+from stream_app import crm_kpis, email_kpis
 from stream_app.clock import Clock, SystemClock
+from stream_app.crm_metrics import CrmCollector
 from stream_app.decode import Accepted, Rejected, decode
+from stream_app.email_metrics import EmailCollector
 from stream_app.engine import Engine, Plan, Value
-from stream_app.families.calls import CallsFamily
+from stream_app.family import Family
 from stream_app.kafka_config import faust_credentials
 from stream_app.kpi import kpi_key, kpi_record
 from stream_app.metrics import (
@@ -28,6 +30,7 @@ from stream_app.metrics import (
     StateCollector,
 )
 from stream_app.pacing import PacingCollector, RepDay, pace, pacing_key, pacing_record
+from stream_app.pipelines import Pipeline, spec_for
 from stream_app.sequence import OffsetSequencer
 from stream_app.settings import Settings
 from stream_app.targets import TargetsStore
@@ -105,12 +108,15 @@ class Service:
         settings: Settings,
         clock: Clock | None = None,
         registry: CollectorRegistry | None = None,
+        pipeline: Pipeline = "calls",
     ) -> None:
         s = self.settings = settings
+        self.pipeline = pipeline
+        spec = self.spec = spec_for(s, pipeline)
         self.clock = clock or SystemClock()
         self.registry = registry or CollectorRegistry()
         self.app = faust.App(
-            s.app_id,
+            spec.app_id,
             broker=[f"kafka://{b}" for b in s.bootstrap_list],
             broker_credentials=faust_credentials(s),
             store="memory://",
@@ -127,23 +133,26 @@ class Service:
             web_enabled=True,
             web_bind=s.metrics_host,
             web_host=s.metrics_host,
-            web_port=s.metrics_port,
+            web_port=spec.port,
             web_in_thread=False,
             logging_config=None,
             # Table keys and values go to the changelog as JSON and come back as str and dict.
             key_serializer="json",
             value_serializer="json",
         )
-        self.calls_topic = self._raw_topic(s.calls_topic)
+        self.source_name = spec.source
+        self.topics = spec.topics
+        self.source_topic = self._raw_topic(self.source_name)
         self.dlq_topic = self._raw_topic(s.dlq_topic)
         self.late_topic = self._raw_topic(s.late_topic)
         self.table = self.app.Table(
-            "calls-state",
+            f"{pipeline}-state",
             default=None,
             partitions=s.partitions,
         )
-        self.family = CallsFamily(s.short_call_seconds)
+        self.family: Family[Any] = spec.family
         self.table_store = FaustTableStore(self.app, self.table)
+        dedupe_hours = spec.dedupe_hours
         self.engine: Engine[Any] = Engine(
             self.family,
             self.table_store,
@@ -152,42 +161,64 @@ class Service:
             tz=s.business_timezone,
             grace_ms=s.grace_ms,
             window_retention_ms=int(s.window_retention_hours * 3_600_000),
-            dedupe_retention_ms=int(s.dedupe_retention_hours * 3_600_000),
+            dedupe_retention_ms=int(dedupe_hours * 3_600_000),
         )
         # Faust warns on every producer back-pressure cycle; that is flow control, not news.
         logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)
         self.lock = asyncio.Lock()
         self.sequencer = OffsetSequencer()
         self._beginning: dict[int, int] = {}
-        self.registry.register(SequencerCollector(self.sequencer, METRIC_PREFIX, s.calls_topic))
+        self.registry.register(SequencerCollector(self.sequencer, METRIC_PREFIX, self.source_name))
         self._indexed: set[int] | None = None
         self._last_sweep = time.monotonic()
-        guard = LabelGuard({"rep": s.label_cap_rep, "team": s.label_cap_team})
+        guard = LabelGuard(
+            {
+                "rep": s.label_cap_rep,
+                "team": s.label_cap_team,
+                "campaign": s.label_cap_campaign,
+                "variant": s.label_cap_variant,
+                "segment": s.label_cap_segment,
+                "field": s.label_cap_field,
+            }
+        )
         self.rebalances = 0
         self.registry.register(RebalanceCollector(lambda: self.rebalances, METRIC_PREFIX))
         self.targets = TargetsStore(s.targets_file, s.business_timezone, self.clock)
-        self.targets.maybe_reload(force=True)
         self._targets_checked = time.monotonic()
         self._pacing_published = 0.0
         self._day_spec = next((w for w in s.window_specs if w.name == "1d"), None)
-        if self._day_spec is None:
-            log.warning("no 1d window configured (ISALES_WINDOWS): pacing has no actuals")
-        self.registry.register(
-            PacingCollector(
-                self.targets, self.rep_days, prefix=METRIC_PREFIX, label=guard, clock=self.clock
+        common: dict[str, Any] = {
+            "prefix": METRIC_PREFIX,
+            "source_topic": self.source_name,
+            "owned": self.owned_partitions,
+            "highwater": self._highwater,
+            "guard": guard,
+            "clock": self.clock,
+        }
+        if pipeline == "crm":
+            self.registry.register(CrmCollector(self.engine, **common))
+        elif pipeline == "crm-attribution":
+            self.registry.register(StateCollector(self.engine, **common))
+        elif pipeline == "email":
+            self.registry.register(
+                EmailCollector(
+                    self.engine,
+                    alpha=s.ab_alpha,
+                    min_n=s.ab_min_delivered,
+                    idle_ms=int(s.email_campaign_idle_hours * 3_600_000),
+                    **common,
+                )
             )
-        )
-        self.registry.register(
-            StateCollector(
-                self.engine,
-                prefix=METRIC_PREFIX,
-                source_topic=s.calls_topic,
-                owned=self.owned_partitions,
-                highwater=self._highwater,
-                guard=guard,
-                clock=self.clock,
+        else:
+            self.targets.maybe_reload(force=True)
+            if self._day_spec is None:
+                log.warning("no 1d window configured (ISALES_WINDOWS): pacing has no actuals")
+            self.registry.register(
+                PacingCollector(
+                    self.targets, self.rep_days, prefix=METRIC_PREFIX, label=guard, clock=self.clock
+                )
             )
-        )
+            self.registry.register(StateCollector(self.engine, **common))
         self._wire()
 
     def _raw_topic(self, name: str) -> Any:
@@ -209,14 +240,12 @@ class Service:
         if not self.ready():
             return set()
         return {
-            tp.partition
-            for tp in self.app.consumer.assignment()
-            if tp.topic == self.settings.calls_topic
+            tp.partition for tp in self.app.consumer.assignment() if tp.topic == self.source_name
         }
 
     def _highwater(self, partition: int) -> int | None:
         try:
-            hw = self.app.consumer.highwater(faust.types.TP(self.settings.calls_topic, partition))
+            hw = self.app.consumer.highwater(faust.types.TP(self.source_name, partition))
         except Exception:
             return None
         return None if hw is None else int(hw)
@@ -236,7 +265,7 @@ class Service:
         async def create_topics() -> None:
             await ensure_topics(s)
 
-        @app.agent(self.calls_topic, concurrency=1)
+        @app.agent(self.source_topic, concurrency=1)
         async def calls(stream: Any) -> Any:
             # take_events acks a batch only after this body has handled all of it.
             async for events in stream.take_events(
@@ -310,7 +339,7 @@ class Service:
         if partition not in self._beginning:
             # One request for every owned partition: each call costs ~1.5 s on Faust's
             # consumer thread, and the state lock (and so /metrics) waits on it.
-            topic = self.settings.calls_topic
+            topic = self.source_name
             tps = {faust.types.TP(topic, p) for p in self.owned_partitions() | {partition}}
             earliest = await self.app.consumer.earliest_offsets(*tps)
             for tp in tps:
@@ -320,14 +349,14 @@ class Service:
     async def _rewind(self, partition: int, expected: int, seen: int) -> None:
         log.warning(
             "offset gap on %s[%d]: state expects %d, consumer is at %d; seeking back",
-            self.settings.calls_topic,
+            self.source_name,
             partition,
             expected,
             seen,
         )
         # seek_wait runs in the consumer's own thread and resets Faust's read offset;
         # plain seek() pokes aiokafka from this thread and was seen not to take.
-        tp = faust.types.TP(self.settings.calls_topic, partition)
+        tp = faust.types.TP(self.source_name, partition)
         await self.app.consumer.seek_wait({tp: expected})
 
     async def _catch_up_idle(self, owned: set[int]) -> None:
@@ -338,9 +367,7 @@ class Service:
             if now - self.engine.last_event_wall_ms.setdefault(part, now) < IDLE_CHECK_MS:
                 continue
             expected = await self._next_offset(part)
-            position = await self.app.consumer.position(
-                faust.types.TP(self.settings.calls_topic, part)
-            )
+            position = await self.app.consumer.position(faust.types.TP(self.source_name, part))
             if position is not None and position > expected:
                 self.sequencer.rewinds += 1
                 self.engine.last_event_wall_ms[part] = now
@@ -366,7 +393,7 @@ class Service:
         s = self.settings
         if not await self._in_sequence(msg):
             return
-        result: Accepted[CallEvent] | Rejected = decode(
+        result: Accepted[Any] | Rejected = decode(
             msg.value,
             msg.key,
             self.family,
@@ -384,6 +411,11 @@ class Service:
             await self._send_acked(self.dlq_topic, msg.key, msg.value, _headers(meta))
         else:
             plan = self.engine.plan(result.event, msg.partition, msg.offset)
+            # Downstream records are acknowledged before the state that remembers them is
+            # written: a crash in between re-sends them (same event ids), never loses them.
+            sent = [await self._produce(self.topics[role], k, v) for role, k, v in plan.emits]
+            for fut in sent:
+                await fut
             if plan.late_specs:
                 meta = self._source_meta(msg)
                 meta["late.windows"] = ",".join(plan.late_specs)
@@ -405,6 +437,47 @@ class Service:
             self.sequencer.reset()
             self._indexed = owned
         return owned
+
+    # ---- KPI records ------------------------------------------------------------------------
+
+    def _window_records(
+        self, value: Value, *, final: bool, now_ms: int
+    ) -> list[tuple[str, bytes, bytes]]:
+        """(topic, key, record) for one window, by pipeline."""
+        tz = self.settings.business_timezone
+        if self.pipeline == "email":
+            records = email_kpis.window_records(value, tz=tz, final=final, now_ms=now_ms)
+            return [(self.topics["kpi"], k, v) for k, v in records]
+        if self.pipeline == "crm":
+            out = crm_kpis.window_records(value, tz=tz, final=final, now_ms=now_ms)
+            return [(self.topics[role], k, v) for role, k, v in out]
+        if self.pipeline == "crm-attribution":
+            return []
+        record = kpi_record(self.family, value, tz=tz, final=final, now_ms=now_ms)
+        return [(self.topics["kpi"], kpi_key(self.family.name, value), record)]
+
+    async def _publish_totals(self, owned: set[int], now: int) -> None:
+        """Records built from totals whose values changed: email send cohorts and A/B, CRM
+        handoff cohorts. Same keys each time, so a re-send after a crash overwrites."""
+        s = self.settings
+        for _key, totals in self.engine.take_dirty_totals():
+            if totals["p"] not in owned:
+                continue
+            out: list[tuple[str, bytes, bytes]] = []
+            if self.pipeline == "email":
+                campaign, counts = totals["g"], totals["c"]
+                cohorts = email_kpis.cohort_records(campaign, counts, now)
+                out += [(self.topics["kpi"], k, v) for k, v in cohorts]
+                ab = email_kpis.ab_records(
+                    campaign, counts, alpha=s.ab_alpha, min_n=s.ab_min_delivered, now_ms=now
+                )
+                out += [(self.topics["ab"], k, v) for k, v in ab]
+            elif self.pipeline == "crm":
+                out += [
+                    (self.topics["handoffs"], k, v) for k, v in crm_kpis.cohort_records(totals, now)
+                ]
+            for topic, key, record in out:
+                await self._produce(topic, key, record)
 
     # ---- pacing ----------------------------------------------------------------------------
 
@@ -450,11 +523,10 @@ class Service:
             # in between re-sends it (same key: it overwrites) instead of losing it.
             pending = []
             for _key, value in due:
-                record = kpi_record(
-                    self.family, value, tz=s.business_timezone, final=True, now_ms=now
-                )
-                record_key = kpi_key(self.family.name, value)
-                pending.append(await self._produce(s.kpi_calls_topic, record_key, record))
+                for topic, record_key, record in self._window_records(
+                    value, final=True, now_ms=now
+                ):
+                    pending.append(await self._produce(topic, record_key, record))
             for fut in pending:
                 await fut
             for key, value in due:
@@ -462,10 +534,11 @@ class Service:
             for _key, value in self.engine.take_dirty():
                 if value["p"] not in owned:
                     continue
-                record = kpi_record(
-                    self.family, value, tz=s.business_timezone, final=False, now_ms=now
-                )
-                await self._produce(s.kpi_calls_topic, kpi_key(self.family.name, value), record)
+                for topic, record_key, record in self._window_records(
+                    value, final=False, now_ms=now
+                ):
+                    await self._produce(topic, record_key, record)
+            await self._publish_totals(owned, now)
             if time.monotonic() - self._last_sweep >= s.sweep_interval_seconds:
                 self._last_sweep = time.monotonic()
                 removed = self.engine.sweep(owned)
@@ -473,6 +546,8 @@ class Service:
                     log.info("retention removed %d keys", removed)
             self.engine.flush()
             await self.table_store.drain()
+            if self.pipeline != "calls":
+                return
             if time.monotonic() - self._targets_checked >= s.targets_check_interval_seconds:
                 self._targets_checked = time.monotonic()
                 self.targets.maybe_reload()

@@ -24,11 +24,11 @@ def _settings() -> Settings:
     return Settings()
 
 
-def cmd_worker(_: argparse.Namespace) -> int:
+def cmd_worker(args: argparse.Namespace) -> int:
     from stream_app.app import Service, Worker
 
     settings = _settings()
-    service = Service(settings)
+    service = Service(settings, pipeline=args.pipeline)
     worker = Worker(service.app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()
     return 0
@@ -67,6 +67,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings()
     asyncio.run(ensure_topics(settings))
     options = aiokafka_options(settings)
+    if args.email:
+        from datetime import datetime, timedelta
+        from zoneinfo import ZoneInfo
+
+        from stream_app.demo_email import EmailScenarioConfig, email_scenario
+
+        # Sends over the last few days, so every event is in the past and the A/B is settled.
+        today = datetime.now(ZoneInfo(settings.business_timezone)).date()
+        cfg = EmailScenarioConfig(
+            seed=args.seed,
+            start_date=(today - timedelta(days=3)).isoformat(),
+            tz=settings.business_timezone,
+        )
+        records = email_scenario(cfg)
+        asyncio.run(demo.produce(options, settings.email_topic, records))
+        print(f"produced {len(records)} email records to {settings.email_topic}")
+        return 0
     if args.scenario:
         records = demo.scenario(
             demo.ScenarioConfig(seed=args.seed, calls=args.calls), settings.max_payload_bytes
@@ -111,9 +128,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         os.environ["ISALES_TARGETS_FILE"] = str(example_targets)
     settings = _settings()
     worker = subprocess.Popen([sys.executable, "-m", "stream_app", "worker"], env=os.environ.copy())
+    email_worker = subprocess.Popen(
+        [sys.executable, "-m", "stream_app", "worker", "--pipeline", "email"],
+        env=os.environ.copy(),
+    )
     url = f"http://{settings.metrics_host}:{settings.metrics_port}"
+    email_url = f"http://{settings.metrics_host}:{settings.email_metrics_port}"
     print(
         f"Kafka:   {bootstrap}\nMetrics: {url}/metrics\nReady:   {url}/readyz\n"
+        f"Email metrics: {email_url}/metrics (a seeded A/B scenario of the last days)\n"
         f"KPI topics: {settings.kpi_calls_topic}, {settings.kpi_pacing_topic}\n"
         f"Targets: {settings.targets_file or 'none'}   (Ctrl-C stops everything)",
         flush=True,
@@ -122,16 +145,20 @@ def cmd_up(args: argparse.Namespace) -> int:
         [sys.executable, "-m", "stream_app", "demo", "--rate", str(args.rate)],
         env=os.environ.copy(),
     )
+    email_demo = subprocess.Popen(
+        [sys.executable, "-m", "stream_app", "demo", "--email"], env=os.environ.copy()
+    )
     try:
-        while worker.poll() is None and demo.poll() is None:
+        while all(p.poll() is None for p in (worker, email_worker, demo)):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        for proc in (demo, worker):
+        procs = (email_demo, demo, email_worker, worker)
+        for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
-        for proc in (demo, worker):
+        for proc in procs:
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -145,7 +172,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stream-app", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("worker", help="run the KPI worker (settings from ISALES_* env vars)")
+    worker = sub.add_parser("worker", help="run a KPI worker (settings from ISALES_* env vars)")
+    worker.add_argument(
+        "--pipeline",
+        choices=["calls", "email", "crm-attribution", "crm"],
+        default="calls",
+        help="what to count, one process each: calls (ISALES_METRICS_PORT), email "
+        "(ISALES_EMAIL_METRICS_PORT), crm-attribution (joins CRM events to the handing-over rep; "
+        "ISALES_CRM_ATTRIBUTION_METRICS_PORT), crm (handoff and outcome KPIs; "
+        "ISALES_CRM_METRICS_PORT)",
+    )
 
     kafka = sub.add_parser("kafka", help="a local single-node Kafka without Docker")
     kafka.add_argument("action", choices=["fetch", "start", "stop", "status"])
@@ -154,12 +190,15 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("topics", help="create the service's topics if missing")
 
-    demo = sub.add_parser("demo", help="produce demo call traffic")
+    demo = sub.add_parser("demo", help="produce demo call (or email) traffic")
     demo.add_argument("--rate", type=float, default=20.0, help="events per second (live mode)")
     demo.add_argument("--duration", type=float, default=None, help="seconds (live mode)")
     demo.add_argument("--scenario", action="store_true", help="produce a fixed seeded scenario")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--calls", type=int, default=5000)
+    demo.add_argument(
+        "--email", action="store_true", help="produce a seeded email A/B scenario and exit"
+    )
 
     schemas = sub.add_parser("schemas", help="regenerate the JSON Schema files in schemas/")
     schemas.add_argument("--check", action="store_true", help="fail if they are stale")

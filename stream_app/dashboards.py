@@ -11,7 +11,13 @@ Rules the queries follow (README, "Dashboards"):
   panels set noValue "0".
 - Rates are sum(numerator) / sum(denominator), denominator guarded with `> 0`; per-rep rate
   gauges are never averaged (they are not used at all).
-- Every panel and the team variable name the provisioned data source by uid; no ${DS_...}.
+- Every panel and every variable name the provisioned data source by uid; no ${DS_...}.
+
+The email board reads the email worker's send-cohort gauges (every message of a campaign ever
+seen, by dimension: pin `dimension`, and every message counts once under each dimension) and its
+activity window gauges (pin `window` and `position`). Cohort rates are recomputed as sum / sum from
+the count gauges; the per-row rate gauges the worker exports are never read. Every email selector
+filters `campaign=~"$campaign"`.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +40,9 @@ TEAM = 'team=~"$team"'
 TODAY = f'window="1d",position="current",{TEAM}'
 DAY = f'period="day",{TEAM}'
 KPIS = (("dials", "Dials"), ("connects", "Connects"), ("talk_minutes", "Talk minutes"))
+CAMPAIGN = 'campaign=~"$campaign"'
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""send_weekday values, in week order."""
 
 Json = dict[str, Any]
 
@@ -47,7 +57,7 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Panel:
-    kind: str  # stat | bargauge | timeseries | table
+    kind: str  # stat | bargauge | barchart | timeseries | table
     title: str
     description: str
     targets: tuple[Target, ...]
@@ -75,9 +85,26 @@ def pacing(metric: str, kpi: str) -> str:
     return f'isales_pacing_{metric}{{kpi="{kpi}",{DAY}}}'
 
 
+def total(selector: str, by: str) -> str:
+    return f"sum by ({by}) ({selector})"
+
+
+def guarded(numerator: str, denominator: str) -> str:
+    """The denominator filter drops groups where it is 0 instead of showing NaN or +Inf."""
+    return f"{numerator} / ({denominator} > 0)"
+
+
 def ratio(numerator: str, denominator: str, by: str) -> str:
-    """sum/sum; the denominator filter drops groups where it is 0 instead of showing NaN."""
-    return f"sum by ({by}) ({numerator}) / (sum by ({by}) ({denominator}) > 0)"
+    """sum/sum, guarded."""
+    return guarded(total(numerator, by), total(denominator, by))
+
+
+def cohort(metric: str, dimension: str) -> str:
+    return f'isales_email_cohort_{metric}{{{CAMPAIGN},dimension="{dimension}"}}'
+
+
+def email_activity(metric: str, window: str) -> str:
+    return f'isales_email_window_{metric}{{{CAMPAIGN},window="{window}",position="current"}}'
 
 
 COUNT_NO_VALUE = "0"
@@ -279,19 +306,7 @@ def _rep_table() -> Panel:
         (f"Pace {label.lower()}", ratio(pacing("actual", kpi), pacing("expected", kpi), by))
         for kpi, label in KPIS
     ]
-    refs = [chr(ord("A") + i) for i in range(len(columns))]
-    rates = ["Connect rate", *(f"Pace {label.lower()}" for _, label in KPIS)]
-    overrides: list[Json] = [
-        {
-            "matcher": {"id": "byName", "options": name},
-            "properties": [
-                {"id": "unit", "value": "percentunit"},
-                {"id": "decimals", "value": 0},
-                {"id": "noValue", "value": "-"},
-            ],
-        }
-        for name in rates
-    ]
+    overrides = _rate_overrides(["Connect rate", *(f"Pace {label.lower()}" for _, label in KPIS)])
     overrides += [
         {
             "matcher": {"id": "byName", "options": f"Pace {label.lower()}"},
@@ -308,31 +323,77 @@ def _rep_table() -> Panel:
             "properties": [{"id": "decimals", "value": 1}],
         }
     )
-    return Panel(
-        "table",
+    return _table(
         "Reps today",
         "Per rep in today's event-time business day. Connect rate = connects / dials of the rep; "
         "pace = actual / expected-by-now ('-' before anything is expected or without a target).",
+        {"rep": "Rep", "team": "Team"},
+        columns,
+        height=10,
+        overrides=overrides,
+        sort_by="Dials",
+    )
+
+
+def _rate_overrides(names: list[str], decimals: int = 0) -> list[Json]:
+    return [
+        {
+            "matcher": {"id": "byName", "options": name},
+            "properties": [
+                {"id": "unit", "value": "percentunit"},
+                {"id": "decimals", "value": decimals},
+                {"id": "noValue", "value": "-"},
+            ],
+        }
+        for name in names
+    ]
+
+
+def _organize(keys: dict[str, str], columns: list[str]) -> Json:
+    """Instant table queries merged on their labels: key labels first, then one column per
+    query (`Value #<refId>`), named."""
+    refs = [chr(ord("A") + i) for i in range(len(columns))]
+    return {
+        "id": "organize",
+        "options": {
+            "excludeByName": {"Time": True},
+            "indexByName": {label: i for i, label in enumerate(keys)}
+            | {f"Value #{ref}": i + len(keys) for i, ref in enumerate(refs)},
+            "renameByName": keys
+            | {f"Value #{ref}": name for ref, name in zip(refs, columns, strict=True)},
+        },
+    }
+
+
+def _table(
+    title: str,
+    description: str,
+    keys: dict[str, str],
+    columns: list[tuple[str, str]],
+    *,
+    height: int,
+    overrides: list[Json],
+    sort_by: str,
+    width: int = GRID_WIDTH,
+    no_value: str = COUNT_NO_VALUE,
+) -> Panel:
+    """One row per combination of the `keys` labels (label -> column title), one column per
+    (title, expr); every expr must aggregate `by` exactly the key labels."""
+    return Panel(
+        "table",
+        title,
+        description,
         tuple(Target(expr, name, instant=True, table=True) for name, expr in columns),
-        GRID_WIDTH,
-        10,
-        no_value=COUNT_NO_VALUE,
+        width,
+        height,
+        no_value=no_value,
         decimals=0,
         overrides=tuple(overrides),
         transformations=(
             {"id": "merge", "options": {}},
-            {
-                "id": "organize",
-                "options": {
-                    "excludeByName": {"Time": True},
-                    "indexByName": {"rep": 0, "team": 1}
-                    | {f"Value #{ref}": i + 2 for i, ref in enumerate(refs)},
-                    "renameByName": {"rep": "Rep", "team": "Team"}
-                    | {f"Value #{ref}": name for ref, (name, _) in zip(refs, columns, strict=True)},
-                },
-            },
+            _organize(keys, [name for name, _ in columns]),
         ),
-        options={"sortBy": [{"displayName": "Dials", "desc": True}]},
+        options={"sortBy": [{"displayName": sort_by, "desc": True}]},
     )
 
 
@@ -588,6 +649,232 @@ def _pipeline_panels() -> list[Panel]:
     ]
 
 
+# --- email A/B ---------------------------------------------------------------------------------
+
+VARIANT = "variant"
+"""The cohort dimension whose `value` is the A/B variant."""
+EMAIL_COUNTS = (
+    ("sent", "Sent"),
+    ("delivered", "Delivered"),
+    ("human_opens", "Human opens"),
+    ("machine_opens", "Machine opens"),
+    ("machine_only", "Machine-only"),
+    ("clicks", "Clicks"),
+)
+EMAIL_RATES = (
+    ("open_rate", "Open rate"),
+    ("adjusted_open_rate", "Adjusted open rate"),
+    ("click_rate", "Click rate"),
+    ("click_to_open_rate", "Click-to-open"),
+    ("bounce_rate", "Bounce rate"),
+)
+ACTIVITY_COUNTS = (
+    ("sent", "Sent"),
+    ("delivered", "Delivered"),
+    ("human_opens", "Human opens"),
+    ("machine_opens", "Machine opens"),
+    ("clicks", "Clicks"),
+    ("bounced_hard", "Hard bounces"),
+    ("bounced_soft", "Soft bounces"),
+    ("deferred", "Deferred"),
+    ("dropped", "Dropped"),
+    ("unsubscribes", "Unsubscribes"),
+    ("spam_reports", "Spam reports"),
+)
+"""The activity window gauges; machine_only is cohort-only (a later human open withdraws it)."""
+AB_KPIS = (("open_rate", "open rate"), ("click_rate", "click rate"))
+
+
+def cohort_rates(
+    dimension: str, by: str, relabel: Callable[[str], str] | None = None
+) -> dict[str, str]:
+    """The worker's cohort rate formulas as sum / sum over the count gauges, grouped `by`.
+    `relabel` wraps every sum alike (numerator and denominator still match)."""
+
+    def s(metric: str) -> str:
+        summed = total(cohort(metric, dimension), by)
+        return summed if relabel is None else relabel(summed)
+
+    return {
+        "open_rate": guarded(s("human_opens"), s("delivered")),
+        "adjusted_open_rate": guarded(
+            s("human_opens"), f"({s('delivered')} - {s('machine_only')})"
+        ),
+        "click_rate": guarded(s("clicks"), s("delivered")),
+        "click_to_open_rate": guarded(s("clicks"), s("human_opens")),
+        "bounce_rate": guarded(f"({s('bounced_hard')} + {s('bounced_soft')})", s("sent")),
+    }
+
+
+def in_week_order(expr: str) -> str:
+    """Relabel send_weekday values "mon".."sun" as "1 Mon".."7 Sun" so they sort in week order."""
+    for i, day in enumerate(WEEKDAYS, 1):
+        expr = f'label_replace({expr}, "value", "{i} {day.title()}", "value", "{day}")'
+    return expr
+
+
+def _email_panels() -> list[Panel]:
+    by = "campaign, value"
+    rates = cohort_rates(VARIANT, by)
+    variants = _table(
+        "Campaigns by variant",
+        "Send cohort of each campaign and variant: every message ever seen for it, whenever its "
+        "events happened. Open rate = human opens / delivered; adjusted open rate leaves out "
+        "messages opened only by machines or privacy proxies (human opens / (delivered - "
+        "machine-only)); click rate = clicks / delivered; click-to-open = clicks / human opens; "
+        "bounce rate = (hard + soft bounces) / sent. Counts are unique messages; rates are "
+        "sum / sum, '-' while the denominator is 0.",
+        {"campaign": "Campaign", "value": "Variant"},
+        [(name, total(cohort(metric, VARIANT), by)) for metric, name in EMAIL_COUNTS]
+        + [(name, rates[key]) for key, name in EMAIL_RATES],
+        height=8,
+        overrides=_rate_overrides([name for _, name in EMAIL_RATES], decimals=1),
+        sort_by="Delivered",
+    )
+    return [
+        variants,
+        _ab_table(),
+        Panel(
+            "bargauge",
+            "Human vs machine opens by variant",
+            "Send cohort: messages opened by a person at least once (a click implies one), "
+            "messages opened by a machine or privacy proxy at least once, and messages with "
+            "machine opens only (left out of the adjusted open rate).",
+            tuple(
+                Target(
+                    total(cohort(metric, VARIANT), by),
+                    f"{{{{campaign}}}} {{{{value}}}} {name}",
+                    instant=True,
+                )
+                for metric, name in (
+                    ("human_opens", "human"),
+                    ("machine_opens", "machine"),
+                    ("machine_only", "machine only"),
+                )
+            ),
+            10,
+            8,
+            no_value=COUNT_NO_VALUE,
+            decimals=0,
+            thresholds=((None, "blue"),),
+        ),
+        _breakdown("segment", "Segment", 12),
+        _breakdown("team", "Team", 12, note=" 'none' = no owner team."),
+        _breakdown("send_weekday", "Send weekday", 8, order=in_week_order),
+        _breakdown("send_hour", "Send hour", 16),
+        *(_activity_table(window, name) for window, name in (("1h", "this hour"), ("1d", "today"))),
+    ]
+
+
+def _ab_table() -> Panel:
+    by = "campaign, kpi, variant"
+    # Each campaign lives on one worker; max by all labels only drops instance/job (and a
+    # duplicate while a partition moves between workers). Statistics are never combined.
+    columns = [
+        ("z", f"max by ({by}) (isales_email_ab_z_score{{{CAMPAIGN}}})"),
+        ("p-value", f"max by ({by}) (isales_email_ab_p_value{{{CAMPAIGN}}})"),
+        ("Leader", f"max by ({by}) (isales_email_ab_leader{{{CAMPAIGN}}})"),
+    ]
+    overrides: list[Json] = [
+        {
+            "matcher": {"id": "byName", "options": "z"},
+            "properties": [{"id": "decimals", "value": 2}, {"id": "noValue", "value": "-"}],
+        },
+        {
+            "matcher": {"id": "byName", "options": "p-value"},
+            "properties": [{"id": "decimals", "value": 4}, {"id": "noValue", "value": "-"}],
+        },
+        {
+            "matcher": {"id": "byName", "options": "Leader"},
+            "properties": [
+                {
+                    "id": "mappings",
+                    "value": [
+                        {
+                            "type": "value",
+                            "options": {
+                                "0": {"text": "-", "index": 0},
+                                "1": {"text": "Leader", "color": "green", "index": 1},
+                            },
+                        }
+                    ],
+                },
+                {"id": "custom.cellOptions", "value": {"type": "color-text"}},
+            ],
+        },
+    ]
+    return _table(
+        "A/B test",
+        "Per campaign, KPI (open rate, click rate) and variant: two-proportion z-test against "
+        "the campaign's best other variant, and the leader (the best variant when it beats the "
+        "runner-up at p < ISALES_AB_ALPHA with at least ISALES_AB_MIN_DELIVERED deliveries on "
+        "both sides). The p-value is not corrected for repeated looks: watching it until it "
+        "dips below alpha overstates significance; decide the sample size up front.",
+        {"campaign": "Campaign", "kpi": "KPI", "variant": "Variant"},
+        columns,
+        height=8,
+        overrides=overrides,
+        sort_by="Leader",
+        width=14,
+        no_value="-",
+    )
+
+
+def _breakdown(
+    dimension: str,
+    name: str,
+    width: int,
+    *,
+    note: str = "",
+    order: Callable[[str], str] | None = None,
+) -> Panel:
+    """Open and click rate per value of a cohort dimension, bars sorted by value (`order`
+    relabels values whose names do not sort)."""
+    rates = cohort_rates(dimension, "value", order)
+    exprs = [rates["open_rate"], rates["click_rate"]]
+    columns = ["Open rate", "Click rate"]
+    return Panel(
+        "barchart",
+        f"Open and click rate by {name.lower()}",
+        f"Send cohort of the selected campaigns by the message's {name.lower()}: "
+        "sum(human opens) / sum(delivered) and sum(clicks) / sum(delivered) over the campaigns, "
+        "never an average of per-campaign rates. Every message counts once under each "
+        f"dimension.{note}",
+        tuple(
+            Target(expr, col, instant=True, table=True)
+            for expr, col in zip(exprs, columns, strict=True)
+        ),
+        width,
+        8,
+        unit="percentunit",
+        no_value="no deliveries yet",
+        decimals=1,
+        minimum=0,
+        transformations=(
+            {"id": "merge", "options": {}},
+            {"id": "sortBy", "options": {"fields": {}, "sort": [{"field": "value"}]}},
+            _organize({"value": name}, columns),
+        ),
+        options={"xField": name},
+    )
+
+
+def _activity_table(window: str, name: str) -> Panel:
+    by = "campaign, variant"
+    return _table(
+        f"Activity {name}",
+        f"Messages per campaign and variant whose first event of each kind happened {name} "
+        f'(event-time window="{window}", position="current", in the business time zone): '
+        "activity, not the send cohort, so a message sent yesterday and opened today counts "
+        "here as an open only. Machine-only is cohort-only.",
+        {"campaign": "Campaign", "variant": "Variant"},
+        [(col, total(email_activity(metric, window), by)) for metric, col in ACTIVITY_COUNTS],
+        height=7,
+        overrides=[],
+        sort_by="Sent",
+    )
+
+
 # --- JSON ------------------------------------------------------------------------------------
 
 
@@ -630,6 +917,23 @@ def _options(panel: Panel) -> Json:
             "showUnfilled": True,
             "valueMode": "color",
         }
+    elif panel.kind == "barchart":
+        base = {
+            "barWidth": 0.9,
+            "groupWidth": 0.7,
+            "legend": {
+                "calcs": [],
+                "displayMode": "list",
+                "placement": "bottom",
+                "showLegend": True,
+            },
+            "orientation": "auto",
+            "showValue": "auto",
+            "stacking": "none",
+            "tooltip": {"mode": "multi", "sort": "none"},
+            "xTickLabelRotation": 0,
+            "xTickLabelSpacing": 0,
+        }
     elif panel.kind == "timeseries":
         base = {
             "legend": {
@@ -649,7 +953,9 @@ def _options(panel: Panel) -> Json:
 
 def _field_defaults(panel: Panel) -> Json:
     defaults: Json = {
-        "color": {"mode": "palette-classic" if panel.kind == "timeseries" else "thresholds"},
+        "color": {
+            "mode": "palette-classic" if panel.kind in ("timeseries", "barchart") else "thresholds"
+        },
         "mappings": list(panel.mappings),
         "thresholds": _thresholds(panel.thresholds),
         "unit": panel.unit,
@@ -670,6 +976,8 @@ def _field_defaults(panel: Panel) -> Json:
             "spanNulls": False,
             "stacking": {"group": "A", "mode": "normal" if panel.bars else "none"},
         }
+    elif panel.kind == "barchart":
+        defaults["custom"] = {"axisSoftMin": 0, "fillOpacity": 80, "gradientMode": "none"}
     elif panel.kind == "table":
         defaults["custom"] = {"align": "auto", "cellOptions": {"type": "auto"}}
     return defaults
@@ -707,8 +1015,8 @@ def _panel_json(panel: Panel, panel_id: int, grid: Json) -> Json:
     return out
 
 
-def _team_variable() -> Json:
-    query = "label_values(isales_calls_window_dials, team)"
+def _variable(name: str, label: str, query: str) -> Json:
+    """Multi-value query variable with All (regex .*), for `label=~"$name"` matchers."""
     return {
         "allValue": ".*",
         "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
@@ -716,9 +1024,9 @@ def _team_variable() -> Json:
         "definition": query,
         "hide": 0,
         "includeAll": True,
-        "label": "Team",
+        "label": label,
         "multi": True,
-        "name": "team",
+        "name": name,
         "options": [],
         "query": {"qryType": 1, "query": query, "refId": "PrometheusVariableQueryEditor"},
         "refresh": 2,
@@ -788,7 +1096,7 @@ def dashboards() -> dict[str, dict[str, Any]]:
             "Inside sales: team overview",
             "Call KPIs per team and rep for today's event-time business day, against targets.",
             _team_overview_panels(),
-            [_team_variable()],
+            [_variable("team", "Team", "label_values(isales_calls_window_dials, team)")],
         ),
         _dashboard(
             "isales-pipeline-health",
@@ -796,6 +1104,20 @@ def dashboards() -> dict[str, dict[str, Any]]:
             "Throughput, lag, event-time delay and the exactness counters of the KPI worker.",
             _pipeline_panels(),
             [],
+        ),
+        _dashboard(
+            "isales-email-ab",
+            "Inside sales: email A/B",
+            "Email campaigns per variant: send-cohort open, click and bounce rates, the A/B "
+            "z-test, rates by segment, send time and team, and activity this hour and today.",
+            _email_panels(),
+            [
+                _variable(
+                    "campaign",
+                    "Campaign",
+                    "label_values(isales_email_cohort_delivered, campaign)",
+                )
+            ],
         ),
     ]
     return {f"{board['uid']}.json": board for board in boards}
@@ -811,12 +1133,17 @@ def panel_queries() -> list[tuple[str, str, str]]:
     ]
 
 
-_GRAFANA_VARS = re.compile(r"\$(?:team|__rate_interval|__interval)\b")
+_GRAFANA_VARS = re.compile(r"\$(?:team|campaign|__rate_interval|__interval)\b")
 
 
-def expand(expr: str, *, team: str = ".*", interval: str = "1m") -> str:
+def expand(expr: str, *, team: str = ".*", campaign: str = ".*", interval: str = "1m") -> str:
     """The expr as Grafana would send it, for running it against Prometheus directly."""
-    values = {"$team": team, "$__rate_interval": interval, "$__interval": interval}
+    values = {
+        "$team": team,
+        "$campaign": campaign,
+        "$__rate_interval": interval,
+        "$__interval": interval,
+    }
     return _GRAFANA_VARS.sub(lambda m: values[m.group(0)], expr)
 
 

@@ -19,6 +19,7 @@ _REASON_CLASS = {
     "literal_error": "unknown_enum",
     "personal_data": "personal_data",
     "timestamp_order": "inconsistent_timestamps",
+    "missing_bounce_type": "missing_field",
 }
 _TYPE_ERRORS = (
     "_type",

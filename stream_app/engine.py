@@ -22,7 +22,7 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 from pydantic import BaseModel
 
 from stream_app.clock import Clock
-from stream_app.family import Facts, Family, State
+from stream_app.family import Emit, Facts, Family, State
 from stream_app.windows import WindowSpec, is_closed, window_for
 
 E = TypeVar("E", bound=BaseModel)
@@ -150,6 +150,7 @@ class Plan:
     partition: int
     writes: list[tuple[str, Value]] = field(default_factory=list)
     late_specs: tuple[str, ...] = ()
+    emits: list[Emit] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +200,7 @@ class Engine(Generic[E]):
         # Window and totals keys per partition: scrapes read these, never the entity keys.
         self.index: dict[int, set[str]] = {}
         self.dirty: set[str] = set()
+        self.dirty_totals: set[str] = set()
         self.last_event_wall_ms: dict[int, int] = {}
 
     # ---- processing one record -------------------------------------------------------------
@@ -243,6 +245,8 @@ class Engine(Generic[E]):
         late: set[str] = set()
         windows: dict[str, Value] = {}
         for delta in deltas:
+            if not fam.windowed(delta.metric):
+                continue
             for spec in self.specs:
                 win = window_for(delta.ts_ms, spec, self.tz)
                 wkey = window_key(group, spec.name, win.start_ms)
@@ -277,9 +281,11 @@ class Engine(Generic[E]):
                 counts = dict(totals["c"]) if totals else {}
                 for delta in deltas:
                     counts[delta.metric] = counts.get(delta.metric, 0) + delta.value
-                writes.append(
-                    (tkey, {"p": partition, "g": group, **labels, "o": offset, "c": counts})
-                )
+                # `last`: the newest event time that changed the group, so metrics can retire
+                # groups gone quiet (an email campaign) while the KPI topic keeps them.
+                last_ms = max(occurred, totals.get("last", occurred)) if totals else occurred
+                value = {"p": partition, "g": group, **labels, "o": offset, "c": counts}
+                writes.append((tkey, {**value, "last": last_ms}))
         seen = [*(est["seen"] if est else []), fam.event_id(event)][-SEEN_CAP:]
         effs = [*(est["effs"] if est else []), [offset, sorted(late)]][-SEEN_CAP:]
         last = max(occurred, est["last"]) if est else occurred
@@ -298,7 +304,7 @@ class Engine(Generic[E]):
             )
         )
         writes.append(self._advance(pst, offset, occurred, late_specs))
-        return Plan("applied", partition, writes, late_specs)
+        return Plan("applied", partition, writes, late_specs, fam.emit(old_state, new_state, event))
 
     def _advance(
         self, pst: Value, offset: int, occurred: int, late: tuple[str, ...]
@@ -326,6 +332,8 @@ class Engine(Generic[E]):
                 self.dirty.add(key)
             if key.startswith(("w/", "t/")):
                 self.index.setdefault(plan.partition, set()).add(key)
+            if key.startswith("t/"):
+                self.dirty_totals.add(key)
         self.last_event_wall_ms[plan.partition] = self.clock.now_ms()
         self.store.maybe_flush()
 
@@ -361,6 +369,8 @@ class Engine(Generic[E]):
             if key.startswith("w/") and not value["final"]:
                 self.open_windows[value["p"]].add(key)
                 self.dirty.add(key)
+            if key.startswith("t/"):
+                self.dirty_totals.add(key)  # re-announce: records may postdate a crash
 
     def due_windows(self, partition: int, watermark: int | None) -> list[tuple[str, Value]]:
         due = []
@@ -384,6 +394,12 @@ class Engine(Generic[E]):
             if value is not None and not value["final"]:
                 out.append((key, value))
         self.dirty.clear()
+        return out
+
+    def take_dirty_totals(self) -> list[tuple[str, Value]]:
+        """Totals changed since the last call (and all of them after an assignment)."""
+        out = [(k, v) for k in sorted(self.dirty_totals) if (v := self.store.get(k)) is not None]
+        self.dirty_totals.clear()
         return out
 
     def sweep(self, partitions: set[int]) -> int:

@@ -12,6 +12,8 @@ E = TypeVar("E", bound=BaseModel)
 
 State = dict[str, Any]
 Facts = dict[str, tuple[int, int]]
+Emit = tuple[str, bytes, bytes]
+"""(topic role, key, value): a record a family hands downstream when an event is applied."""
 """metric name -> (bucketing timestamp in ms, integer value). A fact is what an entity adds."""
 
 
@@ -74,6 +76,16 @@ class Family(Protocol[E]):
 
     def labels(self, state: State) -> Mapping[str, str]:
         """Bounded label values of the entity's group (the rep's team)."""
+        ...
+
+    def windowed(self, fact: str) -> bool:
+        """Whether the fact is counted in event-time windows as well as in the totals."""
+        ...
+
+    def emit(self, old: State | None, new: State, event: E) -> list[Emit]:
+        """Records to send downstream for this event (a repartition). Sent and acknowledged
+        before the event's state is written, so a replay after a crash re-sends at worst, with
+        the same event ids, which the downstream dedupe absorbs."""
         ...
 
 

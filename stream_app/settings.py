@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     calls_topic: str = "telephony.calls"
     kpi_calls_topic: str = "kpi.calls"
     kpi_pacing_topic: str = "kpi.pacing"
+    email_topic: str = "email.events"
+    kpi_email_topic: str = "kpi.email"
+    kpi_email_ab_topic: str = "kpi.email_ab"
+    crm_topic: str = "crm.events"
+    crm_attributed_topic: str = "isales.crm.attributed"
+    kpi_handoffs_topic: str = "kpi.handoffs"
+    kpi_outcomes_topic: str = "kpi.outcomes"
     dlq_topic: str = "isales.dlq"
     late_topic: str = "isales.late"
     partitions: int = Field(default=4, ge=1)
@@ -68,19 +75,57 @@ class Settings(BaseSettings):
     targets_check_interval_seconds: float = Field(default=2.0, gt=0)
     pacing_publish_interval_seconds: float = Field(default=60.0, gt=0)
 
+    # Email KPIs
+    email_message_retention_hours: float = Field(
+        default=24 * 30, gt=0, description="Per-message state (and dedupe) horizon."
+    )
+    email_campaign_idle_hours: float = Field(
+        default=24 * 7, gt=0, description="A campaign this quiet leaves /metrics (not the topics)."
+    )
+    ab_alpha: float = Field(default=0.05, gt=0, lt=1)
+    ab_min_delivered: int = Field(default=1000, ge=1)
+
+    # CRM KPIs
+    crm_attribution_retention_hours: float = Field(
+        default=24 * 180, gt=0, description="Opportunity -> rep attribution and held outcomes."
+    )
+    crm_segment_by: Annotated[tuple[str, ...], NoDecode] = ("industry", "size_band")
+    crm_required_fields: Annotated[tuple[str, ...], NoDecode] = (
+        "budget",
+        "authority",
+        "need",
+        "timeline",
+    )
+
     # Metrics endpoint and label hygiene
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9108, ge=1, le=65535)
+    email_metrics_port: int = Field(default=9109, ge=1, le=65535)
+    crm_attribution_metrics_port: int = Field(default=9110, ge=1, le=65535)
+    crm_metrics_port: int = Field(default=9111, ge=1, le=65535)
     label_cap_rep: int = Field(default=500, ge=1)
     label_cap_team: int = Field(default=50, ge=1)
+    label_cap_campaign: int = Field(default=200, ge=1)
+    label_cap_variant: int = Field(default=10, ge=1)
+    label_cap_segment: int = Field(default=50, ge=1)
+    label_cap_field: int = Field(default=30, ge=1)
 
     log_level: str = "info"
 
-    @field_validator("windows", mode="before")
+    @field_validator("windows", "crm_segment_by", "crm_required_fields", mode="before")
     @classmethod
     def _split_windows(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("crm_segment_by")
+    @classmethod
+    def _check_segment_by(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        known = {"industry", "size_band", "region", "source"}
+        unknown = set(value) - known
+        if unknown:
+            raise ValueError(f"unknown segment attributes {sorted(unknown)}; use {sorted(known)}")
         return value
 
     @field_validator("windows")

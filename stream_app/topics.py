@@ -21,12 +21,20 @@ def topic_specs(s: Settings) -> list[NewTopic]:
         "retention.ms": str(int(s.kpi_topic_retention_hours * 3_600_000)),
     }
     plain = {"retention.ms": str(7 * 86_400_000)}
+    n, rf = s.partitions, s.replication_factor
+    kpi_topics = [
+        s.kpi_calls_topic,
+        s.kpi_email_topic,
+        s.kpi_email_ab_topic,
+        s.kpi_handoffs_topic,
+        s.kpi_outcomes_topic,
+        s.kpi_pacing_topic,
+    ]
+    plain_topics = [s.dlq_topic, s.late_topic, s.crm_attributed_topic]
     return [
-        NewTopic(s.calls_topic, s.partitions, s.replication_factor),
-        NewTopic(s.kpi_calls_topic, s.partitions, s.replication_factor, topic_configs=kpi_config),
-        NewTopic(s.kpi_pacing_topic, s.partitions, s.replication_factor, topic_configs=kpi_config),
-        NewTopic(s.dlq_topic, s.partitions, s.replication_factor, topic_configs=plain),
-        NewTopic(s.late_topic, s.partitions, s.replication_factor, topic_configs=plain),
+        *(NewTopic(t, n, rf) for t in (s.calls_topic, s.email_topic, s.crm_topic)),
+        *(NewTopic(t, n, rf, topic_configs=kpi_config) for t in kpi_topics),
+        *(NewTopic(t, n, rf, topic_configs=plain) for t in plain_topics),
     ]
 
 

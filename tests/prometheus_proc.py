@@ -38,7 +38,7 @@ def fast_rules(directory: Path, for_: str = "3s", interval: str = "1s") -> list[
 
 
 class PrometheusProc:
-    def __init__(self, workdir: Path, scrape_target: str, rule_files: list[Path]) -> None:
+    def __init__(self, workdir: Path, scrape_targets: list[str], rule_files: list[Path]) -> None:
         binary = shutil.which("prometheus")
         assert binary, "prometheus is not installed: run scripts/bootstrap.sh (apt prometheus)"
         self.binary = binary
@@ -47,7 +47,7 @@ class PrometheusProc:
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(p) for p in rule_files],
-            "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": [scrape_target]}]}],
+            "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": scrape_targets}]}],
         }
         self.config_path = workdir / "prometheus.yml"
         self.config_path.write_text(yaml.safe_dump(config))

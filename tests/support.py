@@ -45,6 +45,14 @@ def isolated_env(bootstrap: str, **overrides: str) -> dict[str, str]:
         "ISALES_KPI_CALLS_TOPIC": f"kpi-calls-{tag}",
         "ISALES_DLQ_TOPIC": f"dlq-{tag}",
         "ISALES_LATE_TOPIC": f"late-{tag}",
+        "ISALES_EMAIL_TOPIC": f"email-{tag}",
+        "ISALES_KPI_EMAIL_TOPIC": f"kpi-email-{tag}",
+        "ISALES_KPI_EMAIL_AB_TOPIC": f"kpi-email-ab-{tag}",
+        "ISALES_KPI_PACING_TOPIC": f"kpi-pacing-{tag}",
+        "ISALES_CRM_TOPIC": f"crm-{tag}",
+        "ISALES_CRM_ATTRIBUTED_TOPIC": f"crm-attributed-{tag}",
+        "ISALES_KPI_HANDOFFS_TOPIC": f"kpi-handoffs-{tag}",
+        "ISALES_KPI_OUTCOMES_TOPIC": f"kpi-outcomes-{tag}",
         "ISALES_PARTITIONS": "4",
         "ISALES_SESSION_TIMEOUT_SECONDS": "6",
         "ISALES_GRACE_SECONDS": "120",
@@ -60,16 +68,21 @@ def isolated_env(bootstrap: str, **overrides: str) -> dict[str, str]:
 class WorkerProc:
     """`stream-app worker` as a subprocess with its own metrics port."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path, name: str) -> None:
+    def __init__(
+        self, env: dict[str, str], log_dir: Path, name: str, pipeline: str = "calls"
+    ) -> None:
         self.port = free_port()
-        self.env = {**env, "ISALES_METRICS_PORT": str(self.port)}
+        self.pipeline = pipeline
+        port = str(self.port)
+        ports = ("METRICS", "EMAIL_METRICS", "CRM_ATTRIBUTION_METRICS", "CRM_METRICS")
+        self.env = {**env, **{f"ISALES_{name}_PORT": port for name in ports}}
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProc:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "stream_app", "worker"],
+            [sys.executable, "-m", "stream_app", "worker", "--pipeline", self.pipeline],
             env=self.env,
             cwd=ROOT,
             stdout=log,

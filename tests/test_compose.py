@@ -7,6 +7,8 @@ config`. A missing validator is a failure, not a skip: scripts/bootstrap.sh inst
 
 from __future__ import annotations
 
+import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -16,11 +18,16 @@ from typing import Any
 import pytest
 import yaml
 
+from stream_app import cli
 from stream_app.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
-APP_IMAGE_SERVICES = ("topics", "worker", "demo")
+APP_IMAGE_SERVICES = ("topics", "worker", "worker-email", "demo", "demo-email")
+# Long-running KPI workers, one per pipeline (each scalable, each scraped by job isales-kpi).
+WORKERS = {"worker": "calls", "worker-email": "email"}
+# Services that run once and exit 0: no healthcheck, no restart.
+ONE_SHOT = {"topics", "demo-email"}
 LOOPBACK = "127.0.0.1"
 
 
@@ -111,6 +118,52 @@ def _binds(service: dict[str, Any]) -> list[tuple[str, str, bool]]:
     return binds
 
 
+def _interpolate(value: object) -> str:
+    """Compose's `${VAR:-default}` with VAR unset (the only interpolation form the file uses)."""
+    text = str(value)
+    resolved = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", text)
+    assert "$" not in resolved, f"unsupported interpolation in {text!r}"
+    return resolved
+
+
+def _cli_args(command: list[str], monkeypatch: pytest.MonkeyPatch) -> argparse.Namespace:
+    """The arguments the image's entrypoint (`stream-app`) parses from a service's command."""
+    seen: list[argparse.Namespace] = []
+
+    def capture(args: argparse.Namespace) -> int:
+        seen.append(args)
+        return 0
+
+    for name in dir(cli):
+        if name.startswith("cmd_"):
+            monkeypatch.setattr(cli, name, capture)
+    assert cli.main([str(arg) for arg in command]) == 0
+    assert len(seen) == 1
+    return seen[0]
+
+
+def _container_settings(service: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The service's Settings as its container sees them: its environment and nothing else."""
+    for name in list(os.environ):
+        if name.startswith("ISALES_") or name == "KAFKA_BOOTSTRAP_SERVERS":
+            monkeypatch.delenv(name)
+    for name, value in service.get("environment", {}).items():
+        monkeypatch.setenv(name, _interpolate(value))
+    return Settings()
+
+
+def _metrics_port(
+    services: dict[str, dict[str, Any]], name: str, monkeypatch: pytest.MonkeyPatch
+) -> int:
+    """The port a worker service's process serves /metrics and /healthz on (as the app picks it)."""
+    service = services[name]
+    args = _cli_args(service["command"], monkeypatch)
+    assert args.command == "worker", f"{name}: {service['command']}"
+    assert args.pipeline == WORKERS[name], f"{name}: pipeline {args.pipeline}"
+    settings = _container_settings(service, monkeypatch)
+    return settings.metrics_port if args.pipeline == "calls" else settings.email_metrics_port
+
+
 def _command_flag(service: dict[str, Any], flag: str) -> str:
     for arg in service.get("command", []):
         if str(arg).startswith(f"{flag}="):
@@ -122,7 +175,17 @@ def _command_flag(service: dict[str, Any], flag: str) -> str:
 
 
 def test_compose_file_parses_and_pins_images(services: dict[str, dict[str, Any]]) -> None:
-    expected = {"kafka", "topics", "worker", "demo", "prometheus", "alertmanager", "grafana"}
+    expected = {
+        "kafka",
+        "topics",
+        "worker",
+        "worker-email",
+        "demo",
+        "demo-email",
+        "prometheus",
+        "alertmanager",
+        "grafana",
+    }
     assert expected <= set(services)
     for name, service in services.items():
         image = service.get("image", "")
@@ -131,6 +194,9 @@ def test_compose_file_parses_and_pins_images(services: dict[str, dict[str, Any]]
         assert repository and "/" not in tag, f"{name}: {image} has no tag"
         assert tag != "latest" and re.search(r"\d", tag), f"{name}: {image} is not a version tag"
     assert services["demo"]["profiles"] == ["demo"]
+    assert services["demo-email"]["profiles"] == ["demo"]
+    # Both pipelines run in the default stack, not behind a profile.
+    assert all("profiles" not in services[name] for name in WORKERS)
     # One image for all the app's services, built once by the worker.
     assert services["worker"]["build"] == "."
     assert {services[name]["image"] for name in APP_IMAGE_SERVICES} == {services["worker"]["image"]}
@@ -142,18 +208,29 @@ def test_compose_environment_names_real_settings(services: dict[str, dict[str, A
     for service in APP_IMAGE_SERVICES:
         for name in services[service]["environment"]:
             assert name in fields, f"{service}: {name} is not a setting"
-    assert services["worker"]["environment"]["ISALES_METRICS_HOST"] == "0.0.0.0"
+    for worker in WORKERS:
+        # Prometheus and the published port reach the worker from outside its container.
+        assert services[worker]["environment"]["ISALES_METRICS_HOST"] == "0.0.0.0", worker
 
 
 def test_every_long_running_service_has_a_healthcheck(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    one_shot = _one_shot(services)
-    assert one_shot == {"topics"}
+    # What others wait on to finish must be one-shot; nothing waits on a one-shot to be healthy.
+    waited_on = _one_shot(services)
+    assert "topics" in waited_on
+    assert waited_on <= ONE_SHOT, waited_on - ONE_SHOT
+    for service in services.values():
+        for on, spec in service.get("depends_on", {}).items():
+            if on in ONE_SHOT:
+                assert spec["condition"] == "service_completed_successfully", on
     for name, service in services.items():
-        if name in one_shot:
-            assert service.get("restart", "no") == "no", f"{name} runs once"
+        # Compose's default restart policy is "no": only the declared one-shots may have it.
+        if service.get("restart", "no") == "no":
+            assert name in ONE_SHOT, f"{name}: long-running service without a restart policy"
+            assert "healthcheck" not in service, f"{name} runs once: a healthcheck means nothing"
             continue
+        assert name not in ONE_SHOT, f"{name} runs once but restarts"
         check = service.get("healthcheck")
         assert check, f"{name}: long-running service without a healthcheck"
         assert not check.get("disable"), name
@@ -166,8 +243,9 @@ def test_start_order(services: dict[str, dict[str, Any]]) -> None:
 
     assert services["topics"]["command"] == ["topics"]
     assert condition("topics", "kafka") == "service_healthy"
-    assert condition("worker", "topics") == "service_completed_successfully"
-    assert condition("demo", "topics") == "service_completed_successfully"
+    for name in ("worker", "worker-email", "demo", "demo-email"):
+        assert condition(name, "kafka") == "service_healthy", name
+        assert condition(name, "topics") == "service_completed_successfully", name
     assert condition("prometheus", "alertmanager") == "service_healthy"
     assert condition("grafana", "prometheus") == "service_healthy"
 
@@ -178,9 +256,11 @@ def test_host_ports_loopback_only_and_worker_scalable(
     for name, service in services.items():
         for host_ip, _, container in _ports(service):
             assert host_ip == LOOPBACK, f"{name}: port {container} not bound to {LOOPBACK}"
-    worker_ports = _ports(services["worker"])
-    # Replicas of `--scale worker=N` would fight over a fixed host port.
-    assert all(published is None for _, published, _ in worker_ports), worker_ports
+    for worker in WORKERS:
+        worker_ports = _ports(services[worker])
+        # Replicas of `--scale worker=N` would fight over a fixed host port.
+        assert worker_ports, f"{worker}: no port to reach a replica from the host"
+        assert all(published is None for _, published, _ in worker_ports), worker_ports
     published = {p for s in services.values() for _, p, _ in _ports(s) if p is not None}
     assert {"3000", "9090", "9093"} <= published
 
@@ -193,6 +273,32 @@ def test_mounted_host_paths_exist(services: dict[str, dict[str, Any]]) -> None:
         for source, target, read_only in _binds(service):
             assert (ROOT / source).exists(), f"{name}: {source} (-> {target}) is missing"
             assert read_only, f"{name}: {source} should be mounted read-only"
+
+
+def test_demo_commands_parse(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-shot services' commands are what the image's `stream-app` really accepts."""
+    topics = _cli_args(services["topics"]["command"], monkeypatch)
+    assert topics.command == "topics"
+    live = _cli_args(services["demo"]["command"], monkeypatch)
+    assert live.command == "demo"
+    assert not live.email and not live.scenario, "demo is the live call traffic"
+    email = _cli_args(services["demo-email"]["command"], monkeypatch)
+    assert email.command == "demo"
+    assert email.email, "demo-email must produce the seeded email scenario (and exit)"
+
+
+@pytest.mark.parametrize("worker", sorted(WORKERS))
+def test_worker_healthcheck_and_ports_use_its_metrics_port(
+    services: dict[str, dict[str, Any]], worker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = _metrics_port(services, worker, monkeypatch)
+    service = services[worker]
+    probe = " ".join(service["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{port}/healthz" in probe, probe
+    assert [str(p) for p in service["expose"]] == [str(port)]
+    assert [container for _, _, container in _ports(service)] == [str(port)]
 
 
 def test_worker_targets_file_is_mounted(services: dict[str, dict[str, Any]]) -> None:
@@ -243,7 +349,9 @@ def test_promtool_check_config() -> None:
 
 
 def test_prometheus_scrapes_every_worker_replica(
-    prometheus_config: dict[str, Any], services: dict[str, dict[str, Any]]
+    prometheus_config: dict[str, Any],
+    services: dict[str, dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert prometheus_config["global"]["scrape_interval"] == "15s"
     assert prometheus_config["global"]["evaluation_interval"] == "15s"
@@ -251,11 +359,15 @@ def test_prometheus_scrapes_every_worker_replica(
     job = jobs["isales-kpi"]
     assert job.get("metrics_path", "/metrics") == "/metrics"
     assert job["dns_sd_configs"] == [
-        {"names": ["worker"], "type": "A", "port": 9108, "refresh_interval": "15s"}
+        {"names": ["worker"], "type": "A", "port": 9108, "refresh_interval": "15s"},
+        {"names": ["worker-email"], "type": "A", "port": 9109, "refresh_interval": "15s"},
     ]
     assert "static_configs" not in job
-    worker_port = services["worker"]["environment"]["ISALES_METRICS_PORT"]
-    assert int(worker_port) == job["dns_sd_configs"][0]["port"]
+    # One A-record lookup per worker service (every replica), on the port that pipeline serves.
+    discovered = {sd["names"][0]: sd["port"] for sd in job["dns_sd_configs"]}
+    assert set(discovered) == set(WORKERS)
+    for worker in WORKERS:
+        assert discovered[worker] == _metrics_port(services, worker, monkeypatch), worker
 
 
 def test_prometheus_alerts_to_alertmanager(

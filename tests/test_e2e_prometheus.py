@@ -9,19 +9,21 @@ the old targets in force, logged and counted.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from stream_app.dashboards import expand, panel_queries
-from stream_app.demo import ScenarioConfig
+from stream_app.demo import ScenarioConfig, produce
+from stream_app.demo_email import Arm, EmailScenarioConfig, email_scenario
 from tests.checks import processed
 from tests.prometheus_proc import PrometheusProc, fast_rules
 from tests.scenario_run import ScenarioRun, produce_scenario
@@ -90,25 +92,41 @@ def e2e(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         ISALES_TARGETS_FILE=str(targets),
         ISALES_TARGETS_CHECK_INTERVAL_SECONDS="0.5",
         ISALES_PACING_PUBLISH_INTERVAL_SECONDS="1",
-        ISALES_KPI_PACING_TOPIC=f"kpi-pacing-{work.name}",
+        # The e2e email campaign is days old: keep it on /metrics.
+        ISALES_EMAIL_CAMPAIGN_IDLE_HOURS="720",
     )
     today = now.astimezone(ZoneInfo(tz)).date().isoformat()
     cfg = ScenarioConfig(seed=31, calls=900, reps=6, teams=2, start_date=today, tz=tz, malformed=16)
     produced = produce_scenario(env, cfg)
+    # The email pipeline too (its own process), so the email board has data: sends of the
+    # last days, all in the past.
+    start = (now.astimezone(ZoneInfo(tz)).date() - timedelta(days=3)).isoformat()
+    small: dict[str, tuple[Arm, ...]] = {
+        "e2e": (Arm("A", 0.2, 0.02, 600), Arm("B", 0.3, 0.04, 600))
+    }
+    emails = email_scenario(EmailScenarioConfig(campaigns=small, start_date=start, tz=tz))
+    asyncio.run(produce({"bootstrap_servers": kafka_bootstrap}, env["ISALES_EMAIL_TOPIC"], emails))
     worker = WorkerProc(env, work, "worker").start()
+    email_worker = WorkerProc(env, work, "email-worker", "email").start()
     prom: PrometheusProc | None = None
     try:
         wait_for(worker.ready, 90, "worker ready")
+        wait_for(email_worker.ready, 90, "email worker ready")
         total = len(produced.records)
         wait_for(lambda: processed(worker.scrape()) == total, 180, f"{total} records processed")
+        wait_for(
+            lambda: processed(email_worker.scrape()) == len(emails), 180, "email records processed"
+        )
         rules = work / "rules"
         rules.mkdir()
-        prom = PrometheusProc(work, f"127.0.0.1:{worker.port}", fast_rules(rules)).start()
+        scrape = [f"127.0.0.1:{worker.port}", f"127.0.0.1:{email_worker.port}"]
+        prom = PrometheusProc(work, scrape, fast_rules(rules)).start()
         today_start = bounds(int(time.time() * 1000), "1d", tz)[0]
         yield E2E(env, tz, targets, produced, worker, prom, today_start)
     finally:
         if prom is not None:
             prom.stop()
+        email_worker.stop()
         worker.stop()
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from schemas.common import to_ms
 from schemas.telephony import AnsweredBy, CallEvent, Direction
-from stream_app.family import DerivedSpec, Facts, MetricSpec, State
+from stream_app.family import DerivedSpec, Emit, Facts, MetricSpec, State
 
 Tag = list[Any]  # [occurred_ms, event_id]: the total order that makes merging order-free
 
@@ -140,3 +140,9 @@ class CallsFamily:
 
     def labels(self, state: State) -> Mapping[str, str]:
         return {"team": state["team"]}
+
+    def emit(self, old: State | None, new: State, event: Any) -> list[Emit]:
+        return []
+
+    def windowed(self, fact: str) -> bool:
+        return True

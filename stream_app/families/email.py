@@ -1,0 +1,206 @@
+"""Email engagement: per-message state and the send-cohort facts it contributes.
+
+A message's state keeps the first time each thing happened to it (delivered, first human open,
+first machine open, first click, ...). Taking minimums makes the merge order-free and idempotent,
+so an open before its delivery or a click with no open is just another event.
+
+Facts are named `<metric>|<dimension>|<value>`: every message counts once under its variant,
+segment, send weekday, send hour and owner team. Totals per campaign are then the send-cohort
+figures of every dimension; only the variant facts go into event-time windows (activity per
+campaign and variant), which keeps window state small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from schemas.common import to_ms
+from schemas.email import BounceType, EmailEvent, EmailEventType
+from stream_app.family import DerivedSpec, Emit, Facts, MetricSpec, State
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DIMENSIONS = ("variant", "segment", "send_weekday", "send_hour", "team")
+NO_TEAM = "none"
+SEP = "|"
+
+# (state field, event types that set it); each keeps the earliest occurrence.
+_FIRST: dict[EmailEventType, str] = {
+    EmailEventType.sent: "sent",
+    EmailEventType.delivered: "dlv",
+    EmailEventType.deferred: "df",
+    EmailEventType.dropped: "dr",
+    EmailEventType.unsubscribe: "un",
+    EmailEventType.spam_report: "sp",
+    EmailEventType.click: "ck",
+}
+
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("sent", "sent", "Messages sent.", "sent_at"),
+    MetricSpec("delivered", "delivered", "Messages delivered.", "delivered event"),
+    MetricSpec("bounced_hard", "bounced_hard", "Messages that bounced hard.", "first bounce"),
+    MetricSpec(
+        "bounced_soft",
+        "bounced_soft",
+        "Messages that bounced soft only (a hard bounce outranks it).",
+        "first bounce",
+    ),
+    MetricSpec("deferred", "deferred", "Messages deferred at least once.", "first deferral"),
+    MetricSpec("dropped", "dropped", "Messages the platform dropped.", "drop"),
+    MetricSpec(
+        "human_opens",
+        "human_opens",
+        "Messages opened by a person at least once (a click implies one).",
+        "first human open",
+    ),
+    MetricSpec(
+        "machine_opens",
+        "machine_opens",
+        "Messages opened by a machine or privacy proxy at least once.",
+        "first machine open",
+    ),
+    MetricSpec(
+        "machine_only",
+        "machine_only",
+        "Messages with machine opens and no human open.",
+        "first machine open",
+    ),
+    MetricSpec("clicks", "clicks", "Messages with at least one click.", "first click"),
+    MetricSpec("unsubscribes", "unsubscribes", "Messages that led to an unsubscribe.", "event"),
+    MetricSpec("spam_reports", "spam_reports", "Messages reported as spam.", "event"),
+)
+
+DERIVED: tuple[DerivedSpec, ...] = (
+    DerivedSpec("open_rate", "Unique human opens / delivered.", "human_opens", "delivered"),
+    DerivedSpec("click_rate", "Unique clicks / delivered.", "clicks", "delivered"),
+    DerivedSpec(
+        "click_to_open_rate", "Unique clicks / unique human opens.", "clicks", "human_opens"
+    ),
+)
+
+
+def fact_name(metric: str, dimension: str, value: str) -> str:
+    return SEP.join((metric, dimension, value))
+
+
+def split_fact(name: str) -> tuple[str, str, str]:
+    metric, dimension, value = name.split(SEP, 2)
+    return metric, dimension, value
+
+
+def _earlier(current: int | None, candidate: int) -> int:
+    return candidate if current is None else min(current, candidate)
+
+
+class EmailFamily:
+    name: str = "email"
+    model: type[EmailEvent] = EmailEvent
+    metrics: tuple[MetricSpec, ...] = METRICS
+    derived: tuple[DerivedSpec, ...] = DERIVED
+
+    def __init__(self, tz: str) -> None:
+        self.tz = ZoneInfo(tz)
+
+    def partition_key(self, event: EmailEvent) -> str:
+        return event.campaign_id
+
+    def group(self, event: EmailEvent) -> str:
+        return event.campaign_id
+
+    def event_id(self, event: EmailEvent) -> str:
+        return event.event_id
+
+    def entity(self, event: EmailEvent) -> str:
+        return event.message_id
+
+    def occurred_ms(self, event: EmailEvent) -> int:
+        return to_ms(event.occurred_at)
+
+    def check_time(self, event: EmailEvent) -> list[int]:
+        return [to_ms(event.occurred_at), to_ms(event.sent_at)]
+
+    def merge(self, state: State | None, event: EmailEvent) -> State:
+        """First occurrence of everything; the message's attributes from its newest event (by
+        occurred_at, then event_id), so the result depends only on the set of events."""
+        new: State = dict(state) if state else {}
+        at = to_ms(event.occurred_at)
+        tag = [at, event.event_id]
+        current = new.get("tag")
+        if current is None or (tag[0], tag[1]) > (current[0], current[1]):
+            new.update(
+                tag=tag,
+                v=event.variant,
+                seg=event.segment,
+                team=event.owner_team_id or NO_TEAM,
+                sent_at=to_ms(event.sent_at),
+            )
+        kind = event.type
+        if kind in _FIRST:
+            field = _FIRST[kind]
+            new[field] = _earlier(new.get(field), at)
+        if kind in (EmailEventType.open, EmailEventType.click):
+            # A click implies an open; it is human unless the platform flags it.
+            field = "mo" if event.machine_open else "ho"
+            new[field] = _earlier(new.get(field), at)
+        if kind is EmailEventType.bounce:
+            field = "bh" if event.bounce_type is BounceType.hard else "bs"
+            new[field] = _earlier(new.get(field), at)
+        return new
+
+    def message_facts(self, state: State) -> dict[str, int]:
+        """metric -> the moment it happened, for one message."""
+        out: dict[str, int] = {}
+        plain = {
+            "sent": "sent",
+            "dlv": "delivered",
+            "df": "deferred",
+            "dr": "dropped",
+            "un": "unsubscribes",
+            "sp": "spam_reports",
+            "ck": "clicks",
+            "ho": "human_opens",
+            "mo": "machine_opens",
+            "bh": "bounced_hard",
+        }
+        for field, metric in plain.items():
+            if field in state:
+                out[metric] = state[field]
+        if "bs" in state and "bh" not in state:
+            out["bounced_soft"] = state["bs"]
+        if "mo" in state and "ho" not in state:
+            out["machine_only"] = state["mo"]
+        return out
+
+    def dimensions(self, state: State) -> dict[str, str]:
+        sent = datetime.fromtimestamp(state["sent_at"] / 1000, tz=UTC).astimezone(self.tz)
+        return {
+            "variant": state["v"],
+            "segment": state["seg"],
+            "send_weekday": WEEKDAYS[sent.weekday()],
+            "send_hour": f"{sent.hour:02d}",
+            "team": state["team"],
+        }
+
+    def facts(self, state: State) -> Facts:
+        if "tag" not in state:
+            return {}
+        dims = self.dimensions(state)
+        facts: Facts = {}
+        for metric, at in self.message_facts(state).items():
+            for dimension, value in dims.items():
+                facts[fact_name(metric, dimension, value)] = (at, 1)
+        return facts
+
+    def labels(self, state: State) -> Mapping[str, Any]:
+        return {}
+
+    def emit(self, old: State | None, new: State, event: Any) -> list[Emit]:
+        return []
+
+    def windowed(self, fact: str) -> bool:
+        # machine_only is withdrawn when a human open arrives, possibly hours later; as window
+        # activity that would be a "late" correction of a closed window, so it is cohort-only.
+        metric, dimension, _ = split_fact(fact)
+        return dimension == "variant" and metric != "machine_only"

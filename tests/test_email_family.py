@@ -1,0 +1,142 @@
+"""Email per-message state, facts and the A/B test: pure, no Kafka."""
+
+from __future__ import annotations
+
+import math
+import random
+from statistics import NormalDist
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.email import EmailEvent
+from stream_app.ab import compare, two_proportion_z
+from stream_app.email_kpis import by_dimension, rates
+from stream_app.families.email import EmailFamily, fact_name
+
+FAM = EmailFamily("Europe/Berlin")
+SENT = 1_772_438_400_000  # 2026-03-02 09:00 Europe/Berlin, a Monday
+
+
+def event(kind: str, at: int, n: int = 0, **extra: Any) -> EmailEvent:
+    return EmailEvent.model_validate(
+        {
+            "event_id": f"m1-{kind}-{n}",
+            "occurred_at": at,
+            "type": kind,
+            "message_id": "m1",
+            "campaign_id": "c1",
+            "variant": "B",
+            "subject_id": "s1",
+            "segment": "smb",
+            "lead_id": "lead-1",
+            "sent_at": SENT,
+            **extra,
+        }
+    )
+
+
+def facts_of(*events: EmailEvent) -> dict[str, int]:
+    state = None
+    for e in events:
+        state = FAM.merge(state, e)
+    assert state is not None
+    return FAM.message_facts(state)
+
+
+def test_a_click_alone_is_a_human_open_and_a_click() -> None:
+    got = facts_of(event("click", SENT + 9_000, url_host="example.com"))
+    assert got == {"clicks": SENT + 9_000, "human_opens": SENT + 9_000}
+
+
+def test_machine_only_until_a_person_opens() -> None:
+    machine = event("open", SENT + 5_000, machine_open=True)
+    assert "machine_only" in facts_of(machine)
+    human = event("open", SENT + 60_000, 1, machine_open=False)
+    got = facts_of(machine, human)
+    assert "machine_only" not in got and got["machine_opens"] == SENT + 5_000
+    assert got["human_opens"] == SENT + 60_000
+
+
+def test_a_machine_flagged_click_does_not_make_a_human_open() -> None:
+    got = facts_of(event("click", SENT + 9_000, machine_open=True, url_host="example.com"))
+    assert "human_opens" not in got and got["machine_only"] == SENT + 9_000
+
+
+def test_hard_bounce_outranks_soft() -> None:
+    soft = event("bounce", SENT + 1_000, bounce_type="soft")
+    hard = event("bounce", SENT + 9_000, 1, bounce_type="hard")
+    assert "bounced_soft" in facts_of(soft)
+    got = facts_of(hard, soft)
+    assert "bounced_soft" not in got and got["bounced_hard"] == SENT + 9_000
+
+
+def test_facts_carry_every_dimension_and_only_variant_facts_are_windowed() -> None:
+    state = FAM.merge(None, event("delivered", SENT + 2_000))
+    facts = FAM.facts(state)
+    assert set(facts) == {
+        fact_name("delivered", "variant", "B"),
+        fact_name("delivered", "segment", "smb"),
+        fact_name("delivered", "send_weekday", "mon"),
+        fact_name("delivered", "send_hour", "09"),  # business time zone, not UTC (08)
+        fact_name("delivered", "team", "none"),
+    }
+    assert [f for f in facts if FAM.windowed(f)] == [fact_name("delivered", "variant", "B")]
+    assert not FAM.windowed(fact_name("machine_only", "variant", "B"))
+
+
+KINDS = st.sampled_from(["sent", "delivered", "open", "click", "bounce", "deferred", "unsubscribe"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(KINDS, st.integers(0, 10_000_000), st.booleans()), min_size=1, max_size=12)
+)
+def test_merge_is_order_free_and_idempotent(raw: list[tuple[str, int, bool]]) -> None:
+    events = []
+    for n, (kind, offset, flag) in enumerate(raw):
+        extra: dict[str, Any] = {}
+        if kind in ("open", "click"):
+            extra["machine_open"] = flag
+        if kind == "bounce":
+            extra["bounce_type"] = "hard" if flag else "soft"
+        events.append(event(kind, SENT + offset, n, **extra))
+    reference = facts_of(*events)
+    shuffled = list(events) + random.Random(len(events)).sample(events, len(events) // 2)
+    random.Random(7).shuffle(shuffled)
+    assert facts_of(*shuffled) == reference
+
+
+def test_rates_from_counts() -> None:
+    c = {"sent": 100, "delivered": 90, "human_opens": 27, "machine_only": 30, "clicks": 9}
+    c["bounced_hard"], c["bounced_soft"] = 6, 4
+    r = rates(c)
+    assert r["open_rate"] == 0.3 and r["adjusted_open_rate"] == 27 / 60
+    assert r["click_rate"] == 0.1 and r["click_to_open_rate"] == 9 / 27 and r["bounce_rate"] == 0.1
+    assert rates({})["open_rate"] is None
+    split = by_dimension({"delivered|variant|A": 5, "delivered|segment|smb": 5})
+    assert split == {("variant", "A"): {"delivered": 5}, ("segment", "smb"): {"delivered": 5}}
+
+
+def test_z_test_matches_the_textbook() -> None:
+    got = two_proportion_z(300, 1000, 200, 1000)
+    assert got is not None
+    p = 500 / 2000
+    z = 0.1 / math.sqrt(p * (1 - p) * (2 / 1000))
+    assert abs(got.z - z) < 1e-12
+    assert abs(got.p_value - 2 * (1 - NormalDist().cdf(z))) < 1e-12
+    assert two_proportion_z(0, 100, 0, 100) is None and two_proportion_z(1, 0, 1, 10) is None
+
+
+def test_leader_needs_significance_and_enough_deliveries() -> None:
+    clear = compare({"A": (200, 1000), "B": (300, 1000)}, alpha=0.05, min_n=1000)
+    assert clear.leader == "B"
+    b = next(r for r in clear.results if r.variant == "B")
+    assert b.rival == "A" and b.z is not None and b.z > 0
+    assert compare({"A": (200, 1000), "B": (300, 1000)}, alpha=0.05, min_n=1001).leader is None
+    assert compare({"A": (250, 1000), "B": (252, 1000)}, alpha=0.05, min_n=100).leader is None
+    # Three arms: the best must beat the runner-up, not just the worst.
+    three = compare({"A": (300, 1000), "B": (295, 1000), "C": (100, 1000)}, alpha=0.05, min_n=100)
+    assert three.leader is None
+    assert next(r for r in three.results if r.variant == "C").rival == "A"

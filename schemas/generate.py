@@ -7,9 +7,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from schemas.crm import AttributedEvent, CrmEvent
 from schemas.email import EmailEvent
 from schemas.kpi import (
     CallWindowKpi,
+    CrmAttributionKpi,
+    CrmCohortKpi,
+    CrmHandoffsKpi,
+    CrmOutcomesKpi,
     EmailAbKpi,
     EmailActivityKpi,
     EmailCohortKpi,
@@ -29,6 +34,12 @@ MODELS: dict[str, tuple[type[BaseModel], str]] = {
     "kpi_email_cohort.schema.json": (EmailCohortKpi, "serialization"),
     "kpi_email_activity.schema.json": (EmailActivityKpi, "serialization"),
     "kpi_email_ab.schema.json": (EmailAbKpi, "serialization"),
+    "crm_event.schema.json": (CrmEvent, "validation"),
+    "crm_attributed_event.schema.json": (AttributedEvent, "validation"),
+    "kpi_crm_handoffs.schema.json": (CrmHandoffsKpi, "serialization"),
+    "kpi_crm_outcomes.schema.json": (CrmOutcomesKpi, "serialization"),
+    "kpi_crm_cohort.schema.json": (CrmCohortKpi, "serialization"),
+    "kpi_crm_attribution.schema.json": (CrmAttributionKpi, "serialization"),
     "kpi_pacing_key.schema.json": (PacingKey, "serialization"),
 }
 

@@ -177,3 +177,97 @@ class EmailAbKpi(BaseModel):
     leader: str | None = Field(description="Set once the best beats the runner-up at p < alpha.")
     variants: list[EmailAbVariant]
     emitted_at: datetime
+
+
+class _CrmWindow(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1]
+    rep_id: str
+    team_id: str
+    window: str
+    window_start: datetime
+    window_end: datetime
+    window_start_ms: int
+    window_end_ms: int
+    time_zone: str
+    bucketed_by: str
+    final: bool
+    revision: int
+    emitted_at: datetime
+
+
+class CrmHandoffsKpi(_CrmWindow):
+    """Handoffs of one inside-sales rep in one event-time window (topic `kpi.handoffs`)."""
+
+    model_config = ConfigDict(title="CrmHandoffsKpi")
+
+    kpi: Literal["crm_handoffs"]
+    handoffs: int = Field(description="Opportunities created from the rep's leads (商談化数).")
+    accepted: int
+    rejected: int
+    handoff_conversion: float | None = Field(description="accepted / handoffs (商談化率).")
+    by_segment: dict[str, dict[str, int]]
+    discovery: dict[str, dict[str, int]] = Field(
+        description="field -> status -> handoffs: answered, asked_declined, asked_unknown, "
+        "not_asked, not_applicable."
+    )
+    fields_answered: int
+    fields_applicable: int = Field(description="Discovery fields not marked not_applicable.")
+    discovery_completeness: float | None = Field(description="answered / applicable.")
+    complete_handoffs: int = Field(description="Every required field answered (or n/a).")
+
+
+class CrmOutcomesKpi(_CrmWindow):
+    """Deals closed in one event-time window, credited to the rep who handed over (topic
+    `kpi.outcomes`), bucketed by close time."""
+
+    model_config = ConfigDict(title="CrmOutcomesKpi")
+
+    kpi: Literal["crm_outcomes"]
+    won: int
+    lost: int
+    win_rate: float | None = Field(description="won / (won + lost).")
+    won_amount: dict[str, float] = Field(description="currency -> amount won.")
+    by_segment: dict[str, dict[str, int]]
+
+
+class CrmCohortKpi(BaseModel):
+    """The handoffs a rep made on one day and what became of them so far (topic
+    `kpi.handoffs`); updated as outcomes arrive, days or weeks later."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="CrmCohortKpi")
+
+    schema_version: Literal[1]
+    kpi: Literal["crm_cohort"]
+    rep_id: str
+    team_id: str
+    handoff_day: str
+    handoffs: int
+    accepted: int
+    rejected: int
+    won: int
+    lost: int
+    won_amount: dict[str, float]
+    handoff_conversion: float | None
+    win_rate: float | None
+    emitted_at: datetime
+
+
+class CrmAttributionKpi(BaseModel):
+    """An outcome's attribution (topic `kpi.outcomes`, one key per outcome event): recorded as
+    `unattributed` while its handoff is unseen, then overwritten as `attributed`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="CrmAttributionKpi")
+
+    schema_version: Literal[1]
+    kpi: Literal["crm_attribution"]
+    event_id: str
+    opportunity_id: str
+    outcome: Literal["won", "lost"]
+    close_at: datetime
+    amount_cents: int | None
+    currency: str | None
+    status: Literal["attributed", "unattributed"]
+    rep_id: str | None
+    team_id: str | None

@@ -84,6 +84,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
         asyncio.run(demo.produce(options, settings.email_topic, records))
         print(f"produced {len(records)} email records to {settings.email_topic}")
         return 0
+    if args.crm:
+        from datetime import datetime, timedelta
+        from zoneinfo import ZoneInfo
+
+        from stream_app.demo_crm import CrmScenarioConfig, crm_scenario, past_only
+
+        # Handoffs over the last four weeks; outcomes follow (some still to come).
+        today = datetime.now(ZoneInfo(settings.business_timezone)).date()
+        start = today - timedelta(days=today.weekday() + 28)
+        crm_cfg = CrmScenarioConfig(
+            seed=args.seed, start_date=start.isoformat(), tz=settings.business_timezone
+        )
+        # Deals that close in the future have not closed yet (and would be dead-lettered).
+        records = past_only(crm_scenario(crm_cfg), int(datetime.now().timestamp() * 1000))
+        asyncio.run(demo.produce(options, settings.crm_topic, records))
+        print(f"produced {len(records)} CRM records to {settings.crm_topic}")
+        return 0
     if args.scenario:
         records = demo.scenario(
             demo.ScenarioConfig(seed=args.seed, calls=args.calls), settings.max_payload_bytes
@@ -128,15 +145,20 @@ def cmd_up(args: argparse.Namespace) -> int:
         os.environ["ISALES_TARGETS_FILE"] = str(example_targets)
     settings = _settings()
     worker = subprocess.Popen([sys.executable, "-m", "stream_app", "worker"], env=os.environ.copy())
-    email_worker = subprocess.Popen(
-        [sys.executable, "-m", "stream_app", "worker", "--pipeline", "email"],
-        env=os.environ.copy(),
-    )
+    pipelines = [
+        subprocess.Popen(
+            [sys.executable, "-m", "stream_app", "worker", "--pipeline", name],
+            env=os.environ.copy(),
+        )
+        for name in ("email", "crm-attribution", "crm")
+    ]
     url = f"http://{settings.metrics_host}:{settings.metrics_port}"
     email_url = f"http://{settings.metrics_host}:{settings.email_metrics_port}"
     print(
         f"Kafka:   {bootstrap}\nMetrics: {url}/metrics\nReady:   {url}/readyz\n"
         f"Email metrics: {email_url}/metrics (a seeded A/B scenario of the last days)\n"
+        f"CRM metrics: http://{settings.metrics_host}:{settings.crm_metrics_port}/metrics "
+        "(handoffs and outcomes of the last weeks)\n"
         f"KPI topics: {settings.kpi_calls_topic}, {settings.kpi_pacing_topic}\n"
         f"Targets: {settings.targets_file or 'none'}   (Ctrl-C stops everything)",
         flush=True,
@@ -145,16 +167,17 @@ def cmd_up(args: argparse.Namespace) -> int:
         [sys.executable, "-m", "stream_app", "demo", "--rate", str(args.rate)],
         env=os.environ.copy(),
     )
-    email_demo = subprocess.Popen(
-        [sys.executable, "-m", "stream_app", "demo", "--email"], env=os.environ.copy()
-    )
+    seeded = [
+        subprocess.Popen([sys.executable, "-m", "stream_app", "demo", flag], env=os.environ.copy())
+        for flag in ("--email", "--crm")
+    ]
     try:
-        while all(p.poll() is None for p in (worker, email_worker, demo)):
+        while all(p.poll() is None for p in (worker, *pipelines, demo)):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        procs = (email_demo, demo, email_worker, worker)
+        procs = (*seeded, demo, *pipelines, worker)
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
@@ -198,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--calls", type=int, default=5000)
     demo.add_argument(
         "--email", action="store_true", help="produce a seeded email A/B scenario and exit"
+    )
+    demo.add_argument(
+        "--crm", action="store_true", help="produce a seeded CRM scenario (handoffs, wins) and exit"
     )
 
     schemas = sub.add_parser("schemas", help="regenerate the JSON Schema files in schemas/")

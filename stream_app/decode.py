@@ -20,6 +20,7 @@ _REASON_CLASS = {
     "personal_data": "personal_data",
     "timestamp_order": "inconsistent_timestamps",
     "missing_bounce_type": "missing_field",
+    "crm_missing": "missing_field",
 }
 _TYPE_ERRORS = (
     "_type",

@@ -19,15 +19,30 @@ import pytest
 import yaml
 
 from stream_app import cli
+from stream_app.pipelines import PIPELINES, spec_for
 from stream_app.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
-APP_IMAGE_SERVICES = ("topics", "worker", "worker-email", "demo", "demo-email")
+APP_IMAGE_SERVICES = (
+    "topics",
+    "worker",
+    "worker-email",
+    "worker-crm-attribution",
+    "worker-crm",
+    "demo",
+    "demo-email",
+    "demo-crm",
+)
 # Long-running KPI workers, one per pipeline (each scalable, each scraped by job isales-kpi).
-WORKERS = {"worker": "calls", "worker-email": "email"}
+WORKERS = {
+    "worker": "calls",
+    "worker-email": "email",
+    "worker-crm-attribution": "crm-attribution",
+    "worker-crm": "crm",
+}
 # Services that run once and exit 0: no healthcheck, no restart.
-ONE_SHOT = {"topics", "demo-email"}
+ONE_SHOT = {"topics", "demo-email", "demo-crm"}
 LOOPBACK = "127.0.0.1"
 
 
@@ -160,8 +175,10 @@ def _metrics_port(
     args = _cli_args(service["command"], monkeypatch)
     assert args.command == "worker", f"{name}: {service['command']}"
     assert args.pipeline == WORKERS[name], f"{name}: pipeline {args.pipeline}"
+    assert args.pipeline in PIPELINES
     settings = _container_settings(service, monkeypatch)
-    return settings.metrics_port if args.pipeline == "calls" else settings.email_metrics_port
+    # The app's own choice of port for the pipeline (what `worker --pipeline X` binds).
+    return spec_for(settings, args.pipeline).port
 
 
 def _command_flag(service: dict[str, Any], flag: str) -> str:
@@ -180,8 +197,11 @@ def test_compose_file_parses_and_pins_images(services: dict[str, dict[str, Any]]
         "topics",
         "worker",
         "worker-email",
+        "worker-crm-attribution",
+        "worker-crm",
         "demo",
         "demo-email",
+        "demo-crm",
         "prometheus",
         "alertmanager",
         "grafana",
@@ -195,7 +215,8 @@ def test_compose_file_parses_and_pins_images(services: dict[str, dict[str, Any]]
         assert tag != "latest" and re.search(r"\d", tag), f"{name}: {image} is not a version tag"
     assert services["demo"]["profiles"] == ["demo"]
     assert services["demo-email"]["profiles"] == ["demo"]
-    # Both pipelines run in the default stack, not behind a profile.
+    assert services["demo-crm"]["profiles"] == ["demo"]
+    # Every pipeline runs in the default stack, not behind a profile.
     assert all("profiles" not in services[name] for name in WORKERS)
     # One image for all the app's services, built once by the worker.
     assert services["worker"]["build"] == "."
@@ -243,7 +264,7 @@ def test_start_order(services: dict[str, dict[str, Any]]) -> None:
 
     assert services["topics"]["command"] == ["topics"]
     assert condition("topics", "kafka") == "service_healthy"
-    for name in ("worker", "worker-email", "demo", "demo-email"):
+    for name in (*WORKERS, "demo", "demo-email", "demo-crm"):
         assert condition(name, "kafka") == "service_healthy", name
         assert condition(name, "topics") == "service_completed_successfully", name
     assert condition("prometheus", "alertmanager") == "service_healthy"
@@ -287,6 +308,19 @@ def test_demo_commands_parse(
     email = _cli_args(services["demo-email"]["command"], monkeypatch)
     assert email.command == "demo"
     assert email.email, "demo-email must produce the seeded email scenario (and exit)"
+
+
+def test_demo_crm_command_parses(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`demo --crm` is accepted by `stream-app` and selects only the seeded CRM scenario."""
+    crm = _cli_args(services["demo-crm"]["command"], monkeypatch)
+    assert crm.command == "demo"
+    assert crm.crm, "demo-crm must produce the seeded CRM scenario (and exit)"
+    # cmd_demo checks --email before --crm: the email flag would win.
+    assert not crm.email and not crm.scenario, services["demo-crm"]["command"]
+    for other in ("demo", "demo-email"):
+        assert not _cli_args(services[other]["command"], monkeypatch).crm, other
 
 
 @pytest.mark.parametrize("worker", sorted(WORKERS))
@@ -361,6 +395,13 @@ def test_prometheus_scrapes_every_worker_replica(
     assert job["dns_sd_configs"] == [
         {"names": ["worker"], "type": "A", "port": 9108, "refresh_interval": "15s"},
         {"names": ["worker-email"], "type": "A", "port": 9109, "refresh_interval": "15s"},
+        {
+            "names": ["worker-crm-attribution"],
+            "type": "A",
+            "port": 9110,
+            "refresh_interval": "15s",
+        },
+        {"names": ["worker-crm"], "type": "A", "port": 9111, "refresh_interval": "15s"},
     ]
     assert "static_configs" not in job
     # One A-record lookup per worker service (every replica), on the port that pipeline serves.
@@ -368,6 +409,8 @@ def test_prometheus_scrapes_every_worker_replica(
     assert set(discovered) == set(WORKERS)
     for worker in WORKERS:
         assert discovered[worker] == _metrics_port(services, worker, monkeypatch), worker
+    # The port tells the pipelines apart in `instance`.
+    assert len(set(discovered.values())) == len(WORKERS), discovered
 
 
 def test_prometheus_alerts_to_alertmanager(

@@ -11,6 +11,8 @@ import json
 import re
 import shutil
 import subprocess
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,11 @@ import pytest
 import yaml
 
 from stream_app import dashboards as dash
+from stream_app.crm_kpis import COUNTED as CRM_KPI_COUNTED
+from stream_app.crm_kpis import STATUSES as CRM_KPI_STATUSES
+from stream_app.crm_kpis import rates as crm_rates
 from stream_app.email_kpis import rates as worker_rates
+from stream_app.families.crm import TTC_BUCKETS
 
 ROOT = Path(__file__).resolve().parent.parent
 BOARD_DIR = ROOT / "deploy" / "grafana" / "dashboards"
@@ -51,6 +57,12 @@ COHORT_RATES = {
     for m in ("open_rate", "adjusted_open_rate", "click_rate", "click_to_open_rate", "bounce_rate")
 }
 AB_STATS = {f"isales_email_ab_{m}" for m in ("z_score", "p_value", "leader")}
+CRM_COUNTED = ("handoffs", "accepted", "rejected", "won", "lost")
+CRM_STATUSES = ("answered", "asked_declined", "asked_unknown", "not_asked", "not_applicable")
+CRM_RATES = {
+    f"isales_crm_window_{m}" for m in ("handoff_conversion", "win_rate", "discovery_completeness")
+}
+TTC = "isales_crm_handoff_to_close_seconds"
 # Exposition names (counters with `_total`) and labels, as listed in the project's metric contract.
 # Recording-rule names (`level:metric:op`) are not here: dashboards read raw metrics.
 METRICS: dict[str, set[str]] = {
@@ -101,6 +113,21 @@ METRICS: dict[str, set[str]] = {
     **dict.fromkeys(AB_STATS, AB),
     # machine_only is cohort-only: a later human open withdraws it.
     **{f"isales_email_window_{m}": EMAIL_WINDOWED for m in EMAIL_COUNTS if m != "machine_only"},
+    # The CRM worker (same job, port 9111).
+    **{f"isales_crm_{m}_total": REP | {"segment"} for m in CRM_COUNTED},
+    "isales_crm_won_amount_total": REP | {"currency"},
+    "isales_crm_discovery_fields_total": REP | {"field", "status"},
+    **{
+        f"isales_crm_{m}_total": REP
+        for m in ("complete_handoffs", "discovery_answered_fields", "discovery_applicable_fields")
+    },
+    f"{TTC}_bucket": REP | {"le"},
+    f"{TTC}_sum": REP,
+    f"{TTC}_count": REP,
+    "isales_crm_unattributed_outcomes": {"outcome"},
+    "isales_crm_unattributed_won_amount": {"currency"},
+    **{f"isales_crm_window_{m}": WINDOWED for m in CRM_COUNTED},
+    **dict.fromkeys(CRM_RATES, WINDOWED),
 }
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LABEL_VALUES = {
@@ -109,6 +136,8 @@ LABEL_VALUES = {
     "period": {"day", "week"},
     "result": {"ok", "error"},
     "dimension": {"variant", "segment", "send_weekday", "send_hour", "team"},
+    "status": set(CRM_STATUSES),
+    "outcome": {"won", "lost"},
 }
 # Same label name, different sets: pacing KPIs and the A/B test's KPIs.
 KPI_VALUES = {
@@ -122,7 +151,7 @@ DIMENSION_VALUES = {
 }
 # Rates and means per rep: never aggregated (team rates are sum(numerator) / sum(denominator)).
 DERIVED = {"isales_calls_window_connect_rate", "isales_calls_window_avg_talk_seconds"}
-DERIVED |= {"isales_pacing_ratio"} | COHORT_RATES
+DERIVED |= {"isales_pacing_ratio"} | COHORT_RATES | CRM_RATES
 NOT_COUNTS = (
     DERIVED
     | AB_STATS
@@ -132,9 +161,18 @@ NOT_COUNTS = (
         "isales_business_open",
         "isales_business_period_elapsed_ratio",
         "isales_targets_loaded_timestamp_seconds",
+        f"{TTC}_bucket",
+        f"{TTC}_sum",
     }
 )
-GRAFANA_VARS = {"$team", "$campaign", "$__interval", "$__rate_interval"}
+GRAFANA_VARS = {"$team", "$campaign", "$__interval", "$__rate_interval", "$__range"}
+WINDOW_PREFIXES = ("isales_calls_window_", "isales_email_window_", "isales_crm_window_")
+TEAM_QUERIES = {
+    "isales-team-overview": "label_values(isales_calls_window_dials, team)",
+    "isales-handoffs": "label_values(isales_crm_window_handoffs, team)",
+    "isales-outcomes": "label_values(isales_crm_window_handoffs, team)",
+}
+CRM_BOARDS = ("isales-handoffs", "isales-outcomes")
 
 NAME_RE = re.compile(r"isales_[a-z0-9_]+")
 SELECTOR_RE = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}")
@@ -226,7 +264,13 @@ def test_generated_json_is_plain_and_self_contained() -> None:
 def test_dashboard_uids_and_titles_are_unique_and_fixed() -> None:
     uids = [b["uid"] for b in boards().values()]
     titles = [b["title"] for b in boards().values()]
-    assert sorted(uids) == ["isales-email-ab", "isales-pipeline-health", "isales-team-overview"]
+    assert sorted(uids) == [
+        "isales-email-ab",
+        "isales-handoffs",
+        "isales-outcomes",
+        "isales-pipeline-health",
+        "isales-team-overview",
+    ]
     assert len(set(titles)) == len(titles)
 
 
@@ -256,12 +300,20 @@ def test_every_panel_is_placed_and_queries_the_provisioned_datasource() -> None:
 
 
 def test_team_variable() -> None:
-    overview = boards()["isales-team-overview.json"]
-    (team,) = overview["templating"]["list"]
-    assert team["name"] == "team" and team["type"] == "query"
-    assert team["datasource"] == {"type": "prometheus", "uid": UID}
-    assert team["query"]["query"] == "label_values(isales_calls_window_dials, team)"
-    assert team["includeAll"] and team["multi"]
+    with_team = {
+        b["uid"]: b["templating"]["list"]
+        for b in boards().values()
+        if any(v["name"] == "team" for v in b["templating"]["list"])
+    }
+    assert set(with_team) == set(TEAM_QUERIES)
+    for uid, variables in with_team.items():
+        (team,) = variables
+        assert team["name"] == "team" and team["type"] == "query"
+        assert team["datasource"] == {"type": "prometheus", "uid": UID}
+        assert team["query"]["query"] == team["definition"] == TEAM_QUERIES[uid]
+        assert team["includeAll"] and team["multi"] and team["allValue"] == ".*"
+    # Every selector of a metric with a team label filters on the variable (checked per
+    # selector in test_selectors_use_real_labels_and_values); here: the query uses it at all.
     for _, panel in panels():
         for target in panel["targets"]:
             if labels_of(target["expr"]) >= REP:
@@ -288,6 +340,9 @@ def test_expand_substitutes_every_variable() -> None:
         'sum(x{team=~"a",campaign=~"c1|c2"}[30s]) + y[30s]'
     )
     assert dash.expand('x{campaign_id=~"$campaigns"}') == 'x{campaign_id=~"$campaigns"}'
+    assert dash.expand("increase(x[$__range])") == "increase(x[6h])"
+    assert dash.expand("increase(x[$__range])", time_range="7d") == "increase(x[7d])"
+    assert dash.expand("x[$__range_s]") == "x[$__range_s]"
 
 
 def test_table_columns_are_named() -> None:
@@ -336,6 +391,11 @@ def test_every_metric_is_exported_and_no_recording_rules_are_read() -> None:
         "isales_email_cohort_machine_only",
         "isales_email_ab_p_value",
         "isales_email_window_clicks",
+        "isales_crm_window_handoffs",
+        "isales_crm_discovery_fields_total",
+        "isales_crm_won_amount_total",
+        f"{TTC}_bucket",
+        "isales_crm_unattributed_outcomes",
     } <= used
 
 
@@ -343,7 +403,7 @@ def test_selectors_use_real_labels_and_values() -> None:
     for uid, title, expr in dash.panel_queries():
         where = f"{uid}/{title}: {expr}"
         for name in metric_names(expr):
-            if name.startswith(("isales_calls_window_", "isales_pacing_", "isales_email_")):
+            if name.startswith((*WINDOW_PREFIXES, "isales_pacing_", "isales_email_")):
                 bare = len(re.findall(rf"{name}\b(?!\{{)", expr))
                 assert not bare, f"{where}: {name} without its window/kpi/campaign matchers"
         for metric, body in SELECTOR_RE.findall(expr):
@@ -367,7 +427,7 @@ def test_selectors_use_real_labels_and_values() -> None:
             # cohort over all dimensions (each message counts once per dimension) is nonsense:
             # pin them.
             pinned = set()
-            if metric.startswith(("isales_calls_window_", "isales_email_window_")):
+            if metric.startswith(WINDOW_PREFIXES):
                 pinned = {"window", "position"}
             if metric.startswith("isales_pacing_"):
                 pinned = {"kpi", "period"}
@@ -378,6 +438,8 @@ def test_selectors_use_real_labels_and_values() -> None:
             # Mirrors team=~"$team": the campaign selector narrows every email selector.
             if "campaign" in allowed:
                 assert matchers.get("campaign") == ("=~", "$campaign"), f"{where}: no $campaign"
+            if "team" in allowed:
+                assert matchers.get("team") == ("=~", "$team"), f"{where}: no $team"
         for group in GROUPING_RE.findall(expr):
             for label in (g.strip() for g in group.split(",")):
                 assert label in labels_of(expr), f"{where}: grouping by {label}"
@@ -575,8 +637,9 @@ def test_rates_are_sums_over_sums() -> None:
         assert not re.search(r"\bavg(_over_time)?\b", expr), f"{uid}/{title}: {expr}"
         if metric_names(expr) & DERIVED:
             assert not AGGREGATION_RE.search(expr), f"{uid}/{title}: aggregates a rate: {expr}"
-        # Cohort rates are recomputed from the counts, so they add up over campaigns.
-        assert not metric_names(expr) & COHORT_RATES, f"{uid}/{title}: reads a rate gauge"
+        # Cohort and CRM rates are recomputed from the counts, so they add up over campaigns,
+        # reps and teams.
+        assert not metric_names(expr) & (COHORT_RATES | CRM_RATES), f"{uid}/{title}: rate gauge"
         if metric_names(expr) & AB_STATS:
             # A z or p per campaign/kpi/variant: aggregation may only drop instance and job.
             groups = [g.strip() for g in GROUPING_RE.findall(expr)]
@@ -600,6 +663,515 @@ def test_rates_are_sums_over_sums() -> None:
 )
 def test_count_classifier(expr: str, count: bool) -> None:
     assert is_count(expr) is count
+
+
+# --- CRM boards -------------------------------------------------------------------------------
+
+
+def test_crm_contract_matches_the_worker() -> None:
+    assert CRM_COUNTED == CRM_KPI_COUNTED
+    assert CRM_STATUSES == CRM_KPI_STATUSES
+    assert tuple(status for status, _, _ in dash.DISCOVERY_STATUSES) == CRM_STATUSES
+
+
+def test_discovery_statuses_are_never_merged() -> None:
+    """'Asked, declined', 'asked, unknown' and 'not asked' mean different things: every
+    selector of the per-status counter pins one status, and the per-field chart stacks all
+    five, one target each."""
+    found = 0
+    for uid, title, expr in dash.panel_queries():
+        for metric, body in SELECTOR_RE.findall(expr):
+            if metric == "isales_crm_discovery_fields_total":
+                found += 1
+                (status,) = re.findall(r'\bstatus="(\w+)"', body)
+                assert status in CRM_STATUSES, f"{uid}/{title}: {expr}"
+        for group in GROUPING_RE.findall(expr):
+            assert "status" not in group, f"{uid}/{title}: {expr}"
+    handoffs = boards()["isales-handoffs.json"]
+    (chart,) = (p for p in handoffs["panels"] if p["title"].startswith("Discovery fields by"))
+    statuses = [re.findall(r'status="(\w+)"', t["expr"]) for t in chart["targets"]]
+    assert statuses == [[s] for s in CRM_STATUSES]
+    assert chart["options"]["stacking"] == "normal"
+    (table,) = (p for p in handoffs["panels"] if p["title"].startswith("Reps: discovery"))
+    per_rep = {s for t in table["targets"] for s in re.findall(r'status="(\w+)"', t["expr"])}
+    assert per_rep == {"asked_declined", "asked_unknown", "not_asked"}
+    assert found >= 8
+
+
+# A CRM fixture as two workers (w1, w2) would export it. r4 has nothing decided and no fields
+# that apply; team-c has nothing decided and nothing today: their rates must be absent, not NaN.
+CRM_REPS = {
+    "r1": ("team-a", "w1"),
+    "r2": ("team-a", "w2"),
+    "r3": ("team-b", "w1"),
+    "r4": ("team-b", "w2"),
+    "r5": ("team-c", "w1"),
+}
+CRM_TOTALS: dict[str, dict[str, dict[str, int]]] = {
+    "r1": {
+        "saas:smb": {"handoffs": 10, "accepted": 6, "rejected": 2, "won": 3, "lost": 1},
+        "retail:ent": {"handoffs": 4, "accepted": 1, "rejected": 3, "lost": 2},
+    },
+    "r2": {"saas:smb": {"handoffs": 5, "accepted": 5, "won": 4}},
+    "r3": {"retail:ent": {"handoffs": 7, "accepted": 2, "rejected": 1, "won": 1, "lost": 3}},
+    "r4": {"finance:mid": {"handoffs": 2}},
+    "r5": {"saas:mid": {"handoffs": 1}},
+}
+# (rep, window, position) -> counts; every rep has a row per window and position, 0 if quiet.
+# The previous day is large so that a query not pinning position="current" is caught.
+CRM_WINDOW_ROWS: dict[tuple[str, str, str], dict[str, int]] = {
+    ("r1", "1d", "current"): {"handoffs": 3, "accepted": 2, "rejected": 1, "won": 1, "lost": 1},
+    ("r1", "1h", "current"): {"handoffs": 1},
+    ("r2", "1d", "current"): {"handoffs": 2, "won": 2},
+    ("r2", "1h", "current"): {"handoffs": 2},
+    ("r4", "1d", "current"): {"lost": 1},
+    **{
+        (r, "1d", "previous"): {"handoffs": 50, "accepted": 40, "won": 30, "lost": 1}
+        for r in CRM_REPS
+    },
+}
+CRM_DISCOVERY: dict[str, dict[str, dict[str, int]]] = {
+    "r1": {
+        "budget": {"answered": 8, "asked_declined": 2, "asked_unknown": 1, "not_asked": 3},
+        "need": {"answered": 10, "not_applicable": 4},
+    },
+    "r2": {"budget": {"answered": 5}},
+    "r3": {"budget": {"not_asked": 7}, "need": {"asked_unknown": 2, "not_applicable": 5}},
+    "r4": {"budget": {"not_applicable": 2}},
+    "r5": {"budget": {"answered": 1}},
+}
+CRM_COMPLETE = {"r1": 9, "r2": 5, "r3": 0, "r4": 2, "r5": 1}
+CRM_AMOUNTS = {"r1": {"EUR": 1500.5, "USD": 200.0}, "r2": {"EUR": 99.25}, "r3": {"USD": 10.0}}
+# Deals closed per TTC bucket (not cumulative; the last one is +Inf), matching won + lost.
+CRM_TTC = {
+    "r1": (0, 1, 2, 2, 1, 0, 0, 0),
+    "r2": (0, 0, 1, 1, 1, 1, 0, 0),
+    "r3": (0, 0, 0, 0, 1, 1, 1, 1),
+}
+CRM_UNATTRIBUTED = {"w1": {"won": 2, "lost": 0}, "w2": {"won": 1, "lost": 0}}
+CRM_UNATTRIBUTED_AMOUNT = {"w1": {"EUR": 12.5}, "w2": {"EUR": 7.5, "JPY": 1000.0}}
+
+# (metric, labels but instance and job, value, exporting worker)
+Series = list[tuple[str, dict[str, str], float, str]]
+
+
+def crm_series() -> Series:
+    """The fixture as series."""
+    out: Series = []
+
+    def add(metric: str, labels: dict[str, str], value: float, worker: str) -> None:
+        out.append((metric, labels, value, worker))
+
+    for rep, (team, worker) in CRM_REPS.items():
+        who = {"rep": rep, "team": team}
+        for window in ("1h", "1d"):
+            for position in ("current", "previous"):
+                counts = CRM_WINDOW_ROWS.get((rep, window, position), {})
+                for m in CRM_COUNTED:
+                    labels = who | {"window": window, "position": position}
+                    add(f"isales_crm_window_{m}", labels, counts.get(m, 0), worker)
+        for segment, counts in CRM_TOTALS[rep].items():
+            for m in CRM_COUNTED:
+                add(f"isales_crm_{m}_total", who | {"segment": segment}, counts.get(m, 0), worker)
+        for currency, amount in CRM_AMOUNTS.get(rep, {}).items():
+            add("isales_crm_won_amount_total", who | {"currency": currency}, amount, worker)
+        answered = applicable = 0
+        for fld, statuses in CRM_DISCOVERY[rep].items():
+            for status in CRM_STATUSES:
+                n = statuses.get(status, 0)
+                labels = who | {"field": fld, "status": status}
+                add("isales_crm_discovery_fields_total", labels, n, worker)
+                answered += n if status == "answered" else 0
+                applicable += n if status != "not_applicable" else 0
+        add("isales_crm_discovery_answered_fields_total", who, answered, worker)
+        add("isales_crm_discovery_applicable_fields_total", who, applicable, worker)
+        add("isales_crm_complete_handoffs_total", who, CRM_COMPLETE[rep], worker)
+        per_bucket = CRM_TTC.get(rep, (0,) * (len(TTC_BUCKETS) + 1))
+        bounds = [str(float(b)) for b in TTC_BUCKETS] + ["+Inf"]
+        for i, le in enumerate(bounds):
+            add(f"{TTC}_bucket", who | {"le": le}, sum(per_bucket[: i + 1]), worker)
+        add(f"{TTC}_count", who, sum(per_bucket), worker)
+        add(f"{TTC}_sum", who, 86_400.0 * sum(per_bucket), worker)
+    for worker, outcomes in CRM_UNATTRIBUTED.items():
+        for outcome, n in outcomes.items():
+            add("isales_crm_unattributed_outcomes", {"outcome": outcome}, n, worker)
+    for worker, amounts in CRM_UNATTRIBUTED_AMOUNT.items():
+        for currency, amount in amounts.items():
+            add("isales_crm_unattributed_won_amount", {"currency": currency}, amount, worker)
+    return out
+
+
+Key = tuple[str, ...]
+Sums = Callable[[str, dict[str, str]], dict[Key, float]]
+Formula = Callable[[Sums], dict[Key, float | None]]
+
+
+def win(metric: str, window: str = "1d") -> tuple[str, dict[str, str]]:
+    return f"isales_crm_window_{metric}", {"window": window, "position": "current"}
+
+
+def tot(metric: str, **pins: str) -> tuple[str, dict[str, str]]:
+    return f"isales_crm_{metric}_total", pins
+
+
+def count(src: tuple[str, dict[str, str]]) -> Formula:
+    return lambda s: dict(s(*src))
+
+
+def combine(
+    a: tuple[str, dict[str, str]],
+    b: tuple[str, dict[str, str]],
+    f: Callable[[int, int], float | None],
+) -> Formula:
+    def formula(s: Sums) -> dict[Key, float | None]:
+        x, y = s(*a), s(*b)
+        return {k: f(int(x[k]), int(y[k])) for k in x.keys() & y.keys()}
+
+    return formula
+
+
+def conversion(acc: tuple[str, dict[str, str]], hand: tuple[str, dict[str, str]]) -> Formula:
+    return combine(
+        acc, hand, lambda a, h: crm_rates({"accepted": a, "handoffs": h}, {})["handoff_conversion"]
+    )
+
+
+def winning(won: tuple[str, dict[str, str]], lost: tuple[str, dict[str, str]]) -> Formula:
+    return combine(won, lost, lambda w, lo: crm_rates({"won": w, "lost": lo}, {})["win_rate"])
+
+
+def completeness() -> Formula:
+    def f(answered: int, applicable: int) -> float | None:
+        plain = {"fields_answered": answered, "fields_applicable": applicable}
+        return crm_rates({}, plain)["discovery_completeness"]
+
+    return combine(tot("discovery_answered_fields"), tot("discovery_applicable_fields"), f)
+
+
+def share() -> Formula:
+    return combine(tot("complete_handoffs"), tot("handoffs"), lambda c, h: c / h if h else None)
+
+
+def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+    """Prometheus 2.x `bucketQuantile` (cumulative buckets sorted by bound, +Inf last), step
+    for step so the floats come out bit-identical."""
+    observations = buckets[-1][1]
+    if observations == 0:
+        return None
+    rank = q * observations
+    last = len(buckets) - 1
+    b = next((i for i in range(last) if buckets[i][1] >= rank), last)  # sort.Search
+    if b == last:
+        return buckets[-2][0]
+    start, end, n = 0.0, buckets[b][0], buckets[b][1]
+    if b > 0:
+        start = buckets[b - 1][0]
+        n -= buckets[b - 1][1]
+        rank -= buckets[b - 1][1]
+    return start + (end - start) * (rank / n)
+
+
+def ttc(q: float) -> Formula:
+    def formula(s: Sums) -> dict[Key, float | None]:
+        by_team: dict[Key, list[tuple[float, float]]] = defaultdict(list)
+        for (team, le), n in s(f"{TTC}_bucket", {}).items():
+            by_team[(team,)].append((float(le), n))
+        return {k: bucket_quantile(q, sorted(v)) for k, v in by_team.items()}
+
+    return formula
+
+
+# (board uid, panel title, legend or column) -> (grouping labels, expected values).
+CRM_EXPECTED: dict[tuple[str, str, str], tuple[Key, Formula]] = {
+    ("isales-handoffs", "Handoffs today and this hour", "{{team}} today"): (
+        ("team",),
+        count(win("handoffs")),
+    ),
+    ("isales-handoffs", "Handoffs today and this hour", "{{team}} this hour"): (
+        ("team",),
+        count(win("handoffs", "1h")),
+    ),
+    ("isales-handoffs", "Accepted and rejected today", "{{team}} accepted"): (
+        ("team",),
+        count(win("accepted")),
+    ),
+    ("isales-handoffs", "Accepted and rejected today", "{{team}} rejected"): (
+        ("team",),
+        count(win("rejected")),
+    ),
+    ("isales-handoffs", "Handoff conversion by team", "{{team}} today"): (
+        ("team",),
+        conversion(win("accepted"), win("handoffs")),
+    ),
+    ("isales-handoffs", "Handoff conversion by team", "{{team}} all time"): (
+        ("team",),
+        conversion(tot("accepted"), tot("handoffs")),
+    ),
+    **{
+        ("isales-handoffs", "Reps today: handoffs", m.title()): (("rep", "team"), count(win(m)))
+        for m in ("handoffs", "accepted", "rejected")
+    },
+    ("isales-handoffs", "Reps today: handoffs", "Conversion"): (
+        ("rep", "team"),
+        conversion(win("accepted"), win("handoffs")),
+    ),
+    **{
+        ("isales-handoffs", "Discovery fields by status (time range)", name): (
+            ("field",),
+            count(tot("discovery_fields", status=status)),
+        )
+        for status, name, _ in dash.DISCOVERY_STATUSES
+    },
+    ("isales-handoffs", "Discovery completeness by team (all time)", "{{team}} completeness"): (
+        ("team",),
+        completeness(),
+    ),
+    (
+        "isales-handoffs",
+        "Discovery completeness by team (all time)",
+        "{{team}} complete handoffs",
+    ): (
+        ("team",),
+        share(),
+    ),
+    ("isales-handoffs", "Reps: discovery quality (all time)", "Handoffs"): (
+        ("rep", "team"),
+        count(tot("handoffs")),
+    ),
+    ("isales-handoffs", "Reps: discovery quality (all time)", "Complete share"): (
+        ("rep", "team"),
+        share(),
+    ),
+    ("isales-handoffs", "Reps: discovery quality (all time)", "Completeness"): (
+        ("rep", "team"),
+        completeness(),
+    ),
+    **{
+        ("isales-handoffs", "Reps: discovery quality (all time)", name): (
+            ("rep", "team"),
+            count(tot("discovery_fields", status=status)),
+        )
+        for status, name, _ in dash.DISCOVERY_STATUSES
+        if status in ("asked_declined", "asked_unknown", "not_asked")
+    },
+    **{
+        ("isales-handoffs", "Handoffs by segment (time range)", m.title()): (
+            ("segment",),
+            count(tot(m)),
+        )
+        for m in ("handoffs", "accepted", "rejected")
+    },
+    **{
+        ("isales-outcomes", title, f"{{{{team}}}} {m}"): (("team",), count(src(m)))
+        for title, src in (("Won and lost today", win), ("Won and lost, last 7 days", tot))
+        for m in ("won", "lost")
+    },
+    ("isales-outcomes", "Win rate by team", "{{team}} today"): (
+        ("team",),
+        winning(win("won"), win("lost")),
+    ),
+    **{
+        ("isales-outcomes", "Win rate by team", f"{{{{team}}}} {when}"): (
+            ("team",),
+            winning(tot("won"), tot("lost")),
+        )
+        for when in ("7 days", "all time")
+    },
+    **{
+        ("isales-outcomes", "Unattributed outcomes", outcome): (
+            (),
+            count(("isales_crm_unattributed_outcomes", {"outcome": outcome})),
+        )
+        for outcome in ("won", "lost")
+    },
+    ("isales-outcomes", "Unattributed won amount", "{{currency}}"): (
+        ("currency",),
+        count(("isales_crm_unattributed_won_amount", {})),
+    ),
+    ("isales-outcomes", "Reps: outcomes", "Won today"): (("rep", "team"), count(win("won"))),
+    ("isales-outcomes", "Reps: outcomes", "Lost today"): (("rep", "team"), count(win("lost"))),
+    ("isales-outcomes", "Reps: outcomes", "Win rate today"): (
+        ("rep", "team"),
+        winning(win("won"), win("lost")),
+    ),
+    ("isales-outcomes", "Reps: outcomes", "Won"): (("rep", "team"), count(tot("won"))),
+    ("isales-outcomes", "Reps: outcomes", "Lost"): (("rep", "team"), count(tot("lost"))),
+    ("isales-outcomes", "Reps: outcomes", "Win rate"): (
+        ("rep", "team"),
+        winning(tot("won"), tot("lost")),
+    ),
+    **{
+        ("isales-outcomes", "Reps: won amount", column): (
+            ("rep", "team", "currency"),
+            count(tot("won_amount")),
+        )
+        for column in ("7 days", "All time")
+    },
+    **{
+        (
+            "isales-outcomes",
+            "Won amount by team and currency",
+            f"{{{{team}}}} {{{{currency}}}} {w}",
+        ): (
+            ("team", "currency"),
+            count(tot("won_amount")),
+        )
+        for w in ("7 days", "all time")
+    },
+    **{
+        ("isales-outcomes", "Time from handoff to close", f"{{{{team}}}} {name}"): (
+            ("team",),
+            ttc(q),
+        )
+        for q, name in dash.TTC_QUANTILES
+    },
+    ("isales-outcomes", "Win rate by segment (all time)", "Win rate"): (
+        ("segment",),
+        winning(tot("won"), tot("lost")),
+    ),
+}
+
+
+def expected_crm_samples(
+    series: Series, by: Key, formula: Formula, teams: set[str]
+) -> list[dict[str, Any]]:
+    def sums(metric: str, pins: dict[str, str]) -> dict[Key, float]:
+        out: dict[Key, float] = defaultdict(float)
+        extra = ("le",) if metric.endswith("_bucket") else ()
+        for name, labels, value, _ in series:
+            if name != metric or any(labels.get(k) != v for k, v in pins.items()):
+                continue
+            if "team" in labels and labels["team"] not in teams:
+                continue
+            out[tuple(labels[b] for b in (*by, *extra))] += value
+        return out
+
+    samples = []
+    for key, value in sorted(formula(sums).items()):
+        if value is not None:
+            inner = ", ".join(f'{b}="{v}"' for b, v in zip(by, key, strict=True))
+            samples.append({"labels": f"{{{inner}}}", "value": value})
+    return samples
+
+
+def test_crm_queries_compute_the_workers_formulas(tmp_path: Path) -> None:
+    """Every query of the CRM boards, evaluated by promtool over two workers' series, gives
+    the worker's own formulas (stream_app.crm_kpis.rates) applied to the summed counts: window
+    gauges pinned to the current window, rates absent at a 0 denominator, quantiles only for
+    teams with decided deals, the team selector narrowing. Counters rise from 0 to their value
+    inside the data, so increase() over 7d / the range equals the value at the end."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is required (Debian package 'prometheus')"
+    series = crm_series()
+    inputs = []
+    for metric, labels, value, worker in series:
+        inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        job = f'instance="{worker}:9111",job="isales-kpi"'
+        inputs.append({"series": f"{metric}{{{inner},{job}}}", "values": f"0 {value}x10"})
+    targets = {
+        (uid, panel["title"], t["legendFormat"]): t["expr"]
+        for uid, panel in panels()
+        if uid in CRM_BOARDS
+        for t in panel["targets"]
+    }
+    assert len(targets) == sum(len(p["targets"]) for uid, p in panels() if uid in CRM_BOARDS), (
+        "(board, title, legend) must name each CRM target once"
+    )
+    assert set(targets) == set(CRM_EXPECTED), set(targets) ^ set(CRM_EXPECTED)
+    cases = []
+    for key, expr in targets.items():
+        by, formula = CRM_EXPECTED[key]
+        groups = GROUPING_RE.findall(expr)
+        if by:
+            assert tuple(g.strip() for g in groups[0].split(",") if g.strip() != "le") == by
+        else:
+            assert not groups, expr
+        for selected, teams in ((".*", {"team-a", "team-b", "team-c"}), ("team-a", {"team-a"})):
+            cases.append(
+                {
+                    "expr": dash.expand(expr, team=selected, time_range="6h"),
+                    "eval_time": "10m",
+                    "exp_samples": expected_crm_samples(series, by, formula, teams),
+                }
+            )
+    assert all(c["exp_samples"] for c in cases)
+    # With no CRM worker at all, the ungrouped stats still say 0.
+    empty = [
+        {
+            "expr": dash.expand(expr),
+            "eval_time": "1m",
+            "exp_samples": [{"labels": "{}", "value": 0}],
+        }
+        for (uid, title, _), expr in targets.items()
+        if title.startswith("Unattributed")
+    ]
+    assert len(empty) == 3
+    doc = {
+        "rule_files": [],
+        "evaluation_interval": "1m",
+        "tests": [
+            {"interval": "1m", "input_series": inputs, "promql_expr_test": cases},
+            {"interval": "1m", "input_series": [], "promql_expr_test": empty},
+        ],
+    }
+    path = tmp_path / "crm_test.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    done = subprocess.run(
+        [promtool, "test", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-4000:]
+
+
+def test_crm_expectations_by_hand() -> None:
+    """The fixture exercises every guard, and the expected values are what a person gets."""
+    series = crm_series()
+    every = {"team-a", "team-b", "team-c"}
+
+    def want(key: tuple[str, str, str], teams: set[str] = every) -> dict[str, float]:
+        by, formula = CRM_EXPECTED[key]
+        samples = expected_crm_samples(series, by, formula, teams)
+        return {s["labels"]: s["value"] for s in samples}
+
+    handoffs, outcomes = "isales-handoffs", "isales-outcomes"
+    a, b, c = '{team="team-a"}', '{team="team-b"}', '{team="team-c"}'
+    conversion = (handoffs, "Handoff conversion by team", "{{team}} all time")
+    assert want(conversion) == {a: 12 / 19, b: 2 / 9, c: 0.0}
+    assert want(conversion, {"team-a"}) == {a: 12 / 19}
+    # Today: team-b and team-c handed nothing over (their previous day is not read).
+    assert want((handoffs, "Handoff conversion by team", "{{team}} today")) == {a: 2 / 5}
+    assert want((handoffs, "Handoffs today and this hour", "{{team}} today")) == {
+        a: 5,
+        b: 0,
+        c: 0,
+    }
+    assert want((outcomes, "Win rate by team", "{{team}} today")) == {a: 3 / 4, b: 0.0}
+    assert want((outcomes, "Win rate by team", "{{team}} all time")) == {a: 7 / 10, b: 1 / 4}
+    completeness = want((handoffs, "Reps: discovery quality (all time)", "Completeness"))
+    assert completeness == {
+        '{rep="r1", team="team-a"}': 18 / 24,
+        '{rep="r2", team="team-a"}': 1.0,
+        '{rep="r3", team="team-b"}': 0.0,
+        '{rep="r5", team="team-c"}': 1.0,
+    }
+    not_asked = want((handoffs, "Discovery fields by status (time range)", "Not asked"))
+    declined = want((handoffs, "Discovery fields by status (time range)", "Asked, declined"))
+    assert not_asked == {'{field="budget"}': 10, '{field="need"}': 0}
+    assert declined == {'{field="budget"}': 2, '{field="need"}': 0}
+    by_segment = want((outcomes, "Win rate by segment (all time)", "Win rate"))
+    assert by_segment == {'{segment="retail:ent"}': 1 / 6, '{segment="saas:smb"}': 7 / 8}
+    # team-a: cumulative (0, 1, 4, 7, 9, 10, 10, 10); the 5th of 10 deals is 1/3 into the
+    # 7..14-day bucket. team-b: one deal per bucket from 30 days; its p90 is past 90 days.
+    day = 86_400
+    assert want((outcomes, "Time from handoff to close", "{{team}} p50")) == {
+        a: 7 * day + 7 * day / 3,
+        b: 60 * day,
+    }
+    assert want((outcomes, "Time from handoff to close", "{{team}} p90"))[b] == 90 * day
+    assert want((outcomes, "Unattributed outcomes", "won")) == {"{}": 3}
+    assert want((outcomes, "Unattributed won amount", "{{currency}}")) == {
+        '{currency="EUR"}': 20.0,
+        '{currency="JPY"}': 1000.0,
+    }
 
 
 # --- provisioning -----------------------------------------------------------------------------

@@ -17,12 +17,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 
 from stream_app.dashboards import expand, panel_queries
-from stream_app.demo import ScenarioConfig, produce
+from stream_app.demo import Produced, ScenarioConfig, produce
+from stream_app.demo_crm import CrmScenarioConfig, crm_scenario, past_only
 from stream_app.demo_email import Arm, EmailScenarioConfig, email_scenario
 from tests.checks import processed
 from tests.prometheus_proc import PrometheusProc, fast_rules
@@ -68,6 +71,47 @@ teams:
 """
 
 
+def _settled(worker: WorkerProc) -> bool:
+    first = processed(worker.scrape())
+    time.sleep(1.0)
+    samples = worker.scrape()
+    return metric_sum(samples, "isales_consumer_lag_messages") == 0 and processed(samples) == first
+
+
+def todays_deals(now_ms: int, history: list[Produced]) -> list[Produced]:
+    """Per team: a handoff accepted and won, and one lost, minutes ago. The rep and segment
+    already have counters, so Prometheus sees them go up (a new series' first value is lost to
+    increase(), as on any Prometheus counter)."""
+    out: list[Produced] = []
+    handoffs = [orjson.loads(r.value) for r in history if r.kind == "event"]
+    handoffs = [h for h in handoffs if h["type"] == "handoff"]
+    for team in ("team-a", "team-b"):
+        h = next(h for h in handoffs if h["team_id"] == team)
+        for case, outcome in (("won", "deal_won"), ("lost", "deal_lost")):
+            opp = f"opp-now-{team}-{case}"
+            steps: list[tuple[str, dict[str, Any]]] = [
+                (
+                    "handoff",
+                    {k: h[k] for k in ("lead_id", "rep_id", "team_id", "segment", "discovery")},
+                ),
+                ("opportunity_accepted", {}),
+                (outcome, {"amount": "100.00", "currency": "EUR"} if case == "won" else {}),
+            ]
+            for k, (kind, extra) in enumerate(steps):
+                at = now_ms - 120_000 + k * 10_000
+                body = {
+                    "event_id": f"{opp}-{k}",
+                    "occurred_at": at,
+                    "type": kind,
+                    "opportunity_id": opp,
+                    **extra,
+                }
+                if kind == outcome:
+                    body["close_at"] = at
+                out.append(Produced(opp.encode(), orjson.dumps(body), "event"))
+    return out
+
+
 @dataclass
 class E2E:
     env: dict[str, str]
@@ -106,12 +150,25 @@ def e2e(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     }
     emails = email_scenario(EmailScenarioConfig(campaigns=small, start_date=start, tz=tz))
     asyncio.run(produce({"bootstrap_servers": kafka_bootstrap}, env["ISALES_EMAIL_TOPIC"], emails))
+    # And CRM: four weeks of handoffs and outcomes, cut at now.
+    now_ms = int(now.timestamp() * 1000)
+    local_today = now.astimezone(ZoneInfo(tz)).date()
+    crm_start = local_today - timedelta(days=local_today.weekday() + 28)
+    crm_cfg = CrmScenarioConfig(handoffs=400, start_date=crm_start.isoformat(), tz=tz)
+    crm_records = past_only(crm_scenario(crm_cfg), now_ms)
+    asyncio.run(
+        produce({"bootstrap_servers": kafka_bootstrap}, env["ISALES_CRM_TOPIC"], crm_records)
+    )
     worker = WorkerProc(env, work, "worker").start()
     email_worker = WorkerProc(env, work, "email-worker", "email").start()
+    attribution = WorkerProc(env, work, "crm-attribution", "crm-attribution").start()
+    crm_worker = WorkerProc(env, work, "crm-worker", "crm").start()
+    workers = [worker, email_worker, attribution, crm_worker]
     prom: PrometheusProc | None = None
     try:
-        wait_for(worker.ready, 90, "worker ready")
-        wait_for(email_worker.ready, 90, "email worker ready")
+        for w in workers:
+            wait_for(w.ready, 90, f"{w.pipeline} worker ready")
+        wait_for(lambda: processed(attribution.scrape()) == len(crm_records), 180, "CRM attributed")
         total = len(produced.records)
         wait_for(lambda: processed(worker.scrape()) == total, 180, f"{total} records processed")
         wait_for(
@@ -119,15 +176,34 @@ def e2e(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         )
         rules = work / "rules"
         rules.mkdir()
-        scrape = [f"127.0.0.1:{worker.port}", f"127.0.0.1:{email_worker.port}"]
+        scrape = [f"127.0.0.1:{w.port}" for w in workers]
         prom = PrometheusProc(work, scrape, fast_rules(rules)).start()
+        # Today's deals, made while Prometheus watches: "today" windows and 7-day increases
+        # of the CRM counters then have data, as on a live floor.
+        crm_up = f'count_over_time(up{{instance="127.0.0.1:{crm_worker.port}"}}[10m])'
+
+        def scraped(times: int) -> bool:
+            result = prom.query(crm_up) if prom else []
+            return bool(result) and float(result[0]["value"][1]) >= times
+
+        wait_for(lambda: scraped(2), 60, "Prometheus scraping the CRM worker")
+        fresh = todays_deals(now_ms, crm_records)
+        asyncio.run(produce({"bootstrap_servers": kafka_bootstrap}, env["ISALES_CRM_TOPIC"], fresh))
+        wait_for(
+            lambda: processed(attribution.scrape()) == len(crm_records) + len(fresh),
+            60,
+            "today's CRM events attributed",
+        )
+        wait_for(lambda: _settled(crm_worker), 60, "today's CRM events counted", every=0.2)
+        before = float(prom.query(crm_up)[0]["value"][1])
+        wait_for(lambda: scraped(int(before) + 2), 60, "Prometheus saw the new counts")
         today_start = bounds(int(time.time() * 1000), "1d", tz)[0]
         yield E2E(env, tz, targets, produced, worker, prom, today_start)
     finally:
         if prom is not None:
             prom.stop()
-        email_worker.stop()
-        worker.stop()
+        for w in reversed(workers):
+            w.stop()
 
 
 def _dials_today(run: E2E, rep: str) -> int:

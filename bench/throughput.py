@@ -2,6 +2,8 @@
 consume-and-decode baseline run in the same invocation.
 
     .venv/bin/python -m bench.throughput --calls 20000 --repeat 3
+    .venv/bin/python -m bench.throughput --pipeline email --repeat 3   # 20,000 messages
+    .venv/bin/python -m bench.throughput --pipeline crm --repeat 3     # 2,200 handoffs, 2 stages
 
 Uses KAFKA_BOOTSTRAP_SERVERS if set, else starts the project's local broker in a temp folder.
 Machines here have 2 noisy cores: read the medians and the ratio, not single runs.
@@ -18,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,11 @@ from schemas.common import from_ms
 from stream_app.clock import SystemClock
 from stream_app.decode import Accepted, decode
 from stream_app.demo import ScenarioConfig, produce, scenario
+from stream_app.demo_crm import CrmScenarioConfig, crm_scenario
+from stream_app.demo_email import EmailScenarioConfig, email_scenario
 from stream_app.families.calls import CallsFamily
+from stream_app.families.crm import AttributionFamily
+from stream_app.families.email import EmailFamily
 from stream_app.kafka_local import LocalKafka
 from stream_app.settings import Settings
 from stream_app.topics import ensure_topics
@@ -36,9 +43,8 @@ from tests.checks import processed
 from tests.support import WorkerProc, isolated_env, metric_sum, wait_for
 
 
-async def baseline(bootstrap: str, topic: str, total: int) -> float:
+async def baseline(bootstrap: str, topic: str, total: int, family: Any) -> float:
     """Raw aiokafka: consume every record and validate it with the same decode()."""
-    family = CallsFamily(30)
     clock = SystemClock()
     consumer = AIOKafkaConsumer(
         topic,
@@ -100,8 +106,10 @@ def bare_faust_rate(bootstrap: str, topic: str, total: int, tmp: Path) -> float:
         proc.wait(30)
 
 
-def worker_rate(env: dict[str, str], total: int, logs: Path) -> tuple[float, WorkerProc]:
-    worker = WorkerProc(env, logs, f"bench-{uuid.uuid4().hex[:6]}").start()
+def worker_rate(
+    env: dict[str, str], total: int, logs: Path, pipeline: str = "calls"
+) -> tuple[float, WorkerProc]:
+    worker = WorkerProc(env, logs, f"bench-{uuid.uuid4().hex[:6]}", pipeline).start()
     wait_for(worker.ready, 120, "worker ready")
     first = None
     while True:
@@ -116,31 +124,75 @@ def worker_rate(env: dict[str, str], total: int, logs: Path) -> tuple[float, Wor
     return (total - first[1]) / (now - first[0]), worker
 
 
-async def latency(env: dict[str, str], worker: WorkerProc, samples: int) -> list[float]:
-    """Produce one live dial, stamped now, and time until /metrics shows it."""
+def probe(
+    pipeline: str, n: int, now_ms: int
+) -> tuple[str, bytes, dict[str, Any], str, dict[str, str]]:
+    """(topic setting, key, event, metric, labels): one live event and where it shows up."""
+    if pipeline == "email":
+        event = {
+            "event_id": f"lat-{uuid.uuid4().hex}",
+            "occurred_at": now_ms,
+            "type": "delivered",
+            "message_id": f"lat-{n}-{now_ms}",
+            "campaign_id": "bench-latency",
+            "variant": "A",
+            "subject_id": "s",
+            "segment": "smb",
+            "lead_id": "lead-lat",
+            "sent_at": now_ms,
+        }
+        labels = {"campaign": "bench-latency", "dimension": "variant"}
+        return (
+            "ISALES_EMAIL_TOPIC",
+            b"bench-latency",
+            event,
+            "isales_email_cohort_delivered",
+            labels,
+        )
+    if pipeline == "crm":
+        opp = f"opp-lat-{n}-{now_ms}"
+        event = {
+            "event_id": f"lat-{uuid.uuid4().hex}",
+            "occurred_at": now_ms,
+            "type": "handoff",
+            "opportunity_id": opp,
+            "lead_id": f"lead-{opp}",
+            "rep_id": "rep-latency",
+            "team_id": "team-x",
+            "segment": {"industry": "saas", "size_band": "smb"},
+            "discovery": {"budget": {"status": "answered"}},
+        }
+        labels = {"rep": "rep-latency"}
+        return "ISALES_CRM_TOPIC", opp.encode(), event, "isales_crm_handoffs_total", labels
+    rep = "rep-latency"
+    event = {
+        "event_id": f"lat-{uuid.uuid4().hex}",
+        "occurred_at": now_ms,
+        "call_id": f"lat-{n}-{now_ms}",
+        "rep_id": rep,
+        "team_id": "team-x",
+        "direction": "outbound",
+        "status": "initiated",
+        "started_at": from_ms(now_ms).isoformat(),
+    }
+    return "ISALES_CALLS_TOPIC", rep.encode(), event, "isales_calls_dials_total", {"rep": rep}
+
+
+async def latency(
+    env: dict[str, str], worker: WorkerProc, samples: int, pipeline: str = "calls"
+) -> list[float]:
+    """Produce one live event, stamped now, and time until the (last) worker's /metrics shows
+    it. For CRM that is two hops: attribution, then the KPI worker."""
     producer = AIOKafkaProducer(bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
     await producer.start()
     out = []
     try:
         for n in range(samples):
-            rep = "rep-latency"
-            before = metric_sum(worker.scrape(), "isales_calls_dials_total", rep=rep)
-            now_ms = SystemClock().now_ms()
-            event = {
-                "event_id": f"lat-{uuid.uuid4().hex}",
-                "occurred_at": now_ms,
-                "call_id": f"lat-{n}-{now_ms}",
-                "rep_id": rep,
-                "team_id": "team-x",
-                "direction": "outbound",
-                "status": "initiated",
-                "started_at": from_ms(now_ms).isoformat(),
-            }
+            topic_var, key, event, metric, labels = probe(pipeline, n, SystemClock().now_ms())
+            before = metric_sum(worker.scrape(), metric, **labels)
             t0 = time.perf_counter()
-            await producer.send_and_wait(
-                env["ISALES_CALLS_TOPIC"], orjson.dumps(event), key=rep.encode()
-            )
-            while metric_sum(worker.scrape(), "isales_calls_dials_total", rep=rep) <= before:  # noqa: ASYNC110 - polling a scrape
+            await producer.send_and_wait(env[topic_var], orjson.dumps(event), key=key)
+            while metric_sum(worker.scrape(), metric, **labels) <= before:  # noqa: ASYNC110 - polling a scrape
                 await asyncio.sleep(0.005)
             out.append(time.perf_counter() - t0)
             await asyncio.sleep(0.2)
@@ -149,11 +201,19 @@ async def latency(env: dict[str, str], worker: WorkerProc, samples: int) -> list
     return out
 
 
+def _settled(worker: WorkerProc) -> bool:
+    first = processed(worker.scrape())
+    time.sleep(0.5)
+    samples = worker.scrape()
+    return metric_sum(samples, "isales_consumer_lag_messages") == 0 and processed(samples) == first
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--latency-samples", type=int, default=20)
+    parser.add_argument("--pipeline", choices=["calls", "email", "crm"], default="calls")
     args = parser.parse_args()
 
     broker = None
@@ -175,16 +235,39 @@ def main() -> int:
                 | {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
             )
             asyncio.run(ensure_topics(s))
-            records = scenario(ScenarioConfig(seed=100 + run, calls=args.calls, malformed=20))
-            asyncio.run(produce({"bootstrap_servers": bootstrap}, s.calls_topic, records))
+            family: Any
+            if args.pipeline == "email":
+                records = email_scenario(EmailScenarioConfig(seed=100 + run))
+                topic, family = s.email_topic, EmailFamily(s.business_timezone)
+            elif args.pipeline == "crm":
+                records = crm_scenario(CrmScenarioConfig(seed=100 + run))
+                topic, family = s.crm_topic, AttributionFamily(s.crm_segment_by)
+            else:
+                records = scenario(ScenarioConfig(seed=100 + run, calls=args.calls, malformed=20))
+                topic, family = s.calls_topic, CallsFamily(30)
+            asyncio.run(produce({"bootstrap_servers": bootstrap}, topic, records))
             total = len(records)
-            base = asyncio.run(baseline(bootstrap, s.calls_topic, total))
-            bare = bare_faust_rate(bootstrap, s.calls_topic, total, tmp)
-            rate, worker = worker_rate(env, total, tmp)
+            base = asyncio.run(baseline(bootstrap, topic, total, family))
+            bare = bare_faust_rate(bootstrap, topic, total, tmp)
+            stages = []
+            if args.pipeline == "crm":
+                # Both stages run; the rate is source records over the time until the KPI
+                # stage has counted everything the attribution stage sent it.
+                started = time.perf_counter()
+                crm = WorkerProc(env, tmp, f"bench-crm-{run}", "crm").start()
+                rate, worker = worker_rate(env, total, tmp, "crm-attribution")
+                wait_for(partial(_settled, crm), 600, "crm stage settled", every=0.1)
+                rate = total / (time.perf_counter() - started - 0.5)
+                stages = [worker]
+                worker = crm
+            else:
+                rate, worker = worker_rate(env, total, tmp, args.pipeline)
             try:
-                lat = asyncio.run(latency(env, worker, args.latency_samples))
+                lat = asyncio.run(latency(env, worker, args.latency_samples, args.pipeline))
             finally:
                 worker.stop()
+                for stage in stages:
+                    stage.stop()
             row = {
                 "run": run,
                 "records": total,
@@ -203,8 +286,9 @@ def main() -> int:
     keys = ("baseline_eps", "bare_faust_eps", "worker_eps", "ratio", "latency_p50_ms")
     med = {k: statistics.median(r[k] for r in rows) for k in keys}
     print(
-        f"median of {len(rows)} runs: aiokafka consume+decode {med['baseline_eps']:,.0f} "
-        f"events/s, bare Faust agent {med['bare_faust_eps']:,.0f}, worker "
+        f"{args.pipeline}: median of {len(rows)} runs: aiokafka consume+decode "
+        f"{med['baseline_eps']:,.0f} events/s, bare Faust agent "
+        f"{med['bare_faust_eps']:,.0f}, worker "
         f"{med['worker_eps']:,.0f} (worker/baseline {med['ratio']:.3f}), "
         f"produce-to-metric p50 {med['latency_p50_ms']:.0f} ms"
     )

@@ -179,6 +179,7 @@ class Service:
                 "variant": s.label_cap_variant,
                 "segment": s.label_cap_segment,
                 "field": s.label_cap_field,
+                "currency": s.label_cap_currency,
             }
         )
         self.rebalances = 0

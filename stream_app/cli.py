@@ -117,6 +117,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             settings.business_timezone,
             settings.max_payload_bytes,
             args.duration,
+            crm_topic=settings.crm_topic,
         )
     )
     print(f"produced {sent} records")

@@ -98,7 +98,7 @@ class CrmCollector(StateCollector):
                 for name in COUNTED:
                     counted[name].add_metric([rep, team, seg_l], counts.get(name, 0))
             for cur, cents in sorted(figures["amounts"].items()):
-                amount.add_metric([rep, team, cur], cents / 100)
+                amount.add_metric([rep, team, self.guard("currency", cur)], cents / 100)
             for field, statuses in sorted(figures["discovery"].items()):
                 field_l = self.guard("field", field)
                 for status in STATUSES:
@@ -117,7 +117,7 @@ class CrmCollector(StateCollector):
         for outcome, n in sorted(unattributed.items()):
             pending.add_metric([outcome], n)
         for cur, cents in sorted(unattributed_amount.items()):
-            pending_amount.add_metric([cur], cents / 100)
+            pending_amount.add_metric([self.guard("currency", cur)], cents / 100)
         yield from counted.values()
         yield from (amount, disc, *plain.values(), hist, pending, pending_amount)
 

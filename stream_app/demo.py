@@ -39,6 +39,8 @@ class Produced:
     kind: str  # "event", "duplicate" or "malformed"
     reason_class: str | None = None
     delay_ms: int = 0
+    topic: str | None = None
+    """Another topic than the stream's own (live demo: CRM events that follow connects)."""
 
 
 @dataclass
@@ -233,6 +235,55 @@ def scenario(cfg: ScenarioConfig, max_bytes: int = 65_536) -> list[Produced]:
 # ---- live traffic ----------------------------------------------------------------------------
 
 
+def crm_follow_up(
+    rng: random.Random, call: dict[str, Any], team: str, ended_ms: int
+) -> list[tuple[int, Produced]]:
+    """A good conversation sometimes becomes a handoff minutes later; field sales decides and
+    the deal closes soon after (demo time runs fast: minutes, not weeks)."""
+    if rng.random() >= 0.3:
+        return []
+    opp = f"opp-{call['call_id']}"
+    base = {"opportunity_id": opp}
+    handoff_ms = ended_ms + rng.randint(30_000, 180_000)
+    statuses = ("answered", "asked_declined", "asked_unknown", "not_asked")
+    handoff = {
+        **base,
+        "event_id": f"{opp}-handoff",
+        "occurred_at": handoff_ms,
+        "type": "handoff",
+        "lead_id": f"lead-{call['call_id']}",
+        "rep_id": call["rep_id"],
+        "team_id": team,
+        "field_rep_id": "ae-1",
+        "segment": {"industry": rng.choice(("saas", "retail")), "size_band": "smb"},
+        "discovery": {
+            name: {"status": rng.choices(statuses, (6, 1, 1, 2))[0]}
+            for name in ("budget", "authority", "need", "timeline")
+        },
+    }
+    out = [(handoff_ms, handoff)]
+    decided = handoff_ms + rng.randint(60_000, 300_000)
+    accepted = rng.random() < 0.7
+    kind = "opportunity_accepted" if accepted else "opportunity_rejected"
+    out.append(
+        (decided, {**base, "event_id": f"{opp}-decision", "occurred_at": decided, "type": kind})
+    )
+    if accepted:
+        closed = decided + rng.randint(60_000, 600_000)
+        won = rng.random() < 0.4
+        deal = {
+            **base,
+            "event_id": f"{opp}-close",
+            "occurred_at": closed,
+            "type": "deal_won" if won else "deal_lost",
+            "close_at": closed,
+        }
+        if won:
+            deal.update(amount=f"{rng.randint(10, 100) * 100}.00", currency="EUR")
+        out.append((closed, deal))
+    return [(at, Produced(opp.encode(), orjson.dumps(e), "event", topic="crm")) for at, e in out]
+
+
 def live_records(
     rate: float, seed: int | None, now_ms: int, tz: str, max_bytes: int
 ) -> Iterator[tuple[int, Produced]]:
@@ -262,6 +313,9 @@ def live_records(
                 )
                 record = Produced(rep.encode(), orjson.dumps(event), "event")
                 heapq.heappush(pending, (at_ms + delay, rng.getrandbits(32), record))
+                if event["status"] == "completed" and event.get("answered_by") == "human":
+                    for crm_at, crm_record in crm_follow_up(rng, event, team, at_ms):
+                        heapq.heappush(pending, (crm_at, rng.getrandbits(32), crm_record))
                 if rng.random() < 0.03:
                     heapq.heappush(
                         pending,
@@ -305,6 +359,7 @@ async def produce_live(
     tz: str,
     max_bytes: int,
     duration_s: float | None = None,
+    crm_topic: str | None = None,
 ) -> int:
     from aiokafka import AIOKafkaProducer
 
@@ -320,8 +375,10 @@ async def produce_live(
             wait = (send_at - clock.now_ms()) / 1000
             if wait > 0:
                 await asyncio.sleep(wait)
-            await producer.send(topic, key=record.key, value=record.value)
-            sent += 1
+            target = topic if record.topic is None else (crm_topic or "")
+            if target:
+                await producer.send(target, key=record.key, value=record.value)
+                sent += 1
             if duration_s is not None and clock.now_ms() - started > duration_s * 1000:
                 break
     finally:

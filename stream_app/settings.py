@@ -109,6 +109,7 @@ class Settings(BaseSettings):
     label_cap_variant: int = Field(default=10, ge=1)
     label_cap_segment: int = Field(default=50, ge=1)
     label_cap_field: int = Field(default=30, ge=1)
+    label_cap_currency: int = Field(default=20, ge=1)
 
     log_level: str = "info"
 

@@ -226,3 +226,15 @@ def latest_by_key(records: list[Consumed]) -> dict[bytes, Any]:
         assert record.key is not None and record.value is not None
         latest[record.key] = orjson.loads(record.value)
     return latest
+
+
+def promtool_check_metrics(text: str) -> None:
+    """`promtool check metrics` on a real exposition: names, units, help, types."""
+    import shutil
+
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is required (Debian package 'prometheus'): run scripts/bootstrap.sh"
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text.encode(), capture_output=True, check=False
+    )
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()

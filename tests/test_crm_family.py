@@ -138,3 +138,26 @@ def test_cohorts_are_by_handoff_day_and_not_windowed() -> None:
     assert facts["cohort|2026-03-02|handoffs"] == 1 and facts["cohort|2026-03-02|lost"] == 1
     assert not CRM.windowed("cohort|2026-03-02|lost") and CRM.windowed("lost|saas:smb")
     assert facts["ttc_le|" + str(30 * 86_400)] == 1
+
+
+def test_live_demo_hands_off_after_connects() -> None:
+    import random
+
+    from stream_app.decode import Accepted, decode
+    from stream_app.demo import crm_follow_up, live_records
+
+    follow_ups = 0
+    stream = live_records(50, 1, T0, "Europe/Berlin", 65_536)
+    for _, (_, record) in zip(range(40_000), stream, strict=False):  # ~15 min of demo
+        if record.topic != "crm":
+            continue
+        follow_ups += 1
+        got = decode(
+            record.value, record.key, ATTR, max_bytes=65_536, now_ms=T0 + 10**9, max_future_ms=0
+        )
+        assert isinstance(got, Accepted), got
+    assert follow_ups > 10
+    call = {"call_id": "c1", "rep_id": "rep-1", "status": "completed", "answered_by": "human"}
+    for seed in range(20):
+        for at, follow in crm_follow_up(random.Random(seed), call, "team-a", T0):
+            assert at > T0 and follow.key == b"opp-c1"

@@ -28,6 +28,7 @@ from tests.support import (
     isolated_env,
     latest_by_key,
     metric_sum,
+    promtool_check_metrics,
     read_topic,
     wait_for,
 )
@@ -96,6 +97,7 @@ class Run:
     samples: Samples
     handoffs: dict[bytes, Any]
     outcomes: dict[bytes, Any]
+    texts: tuple[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +117,7 @@ def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             crm.scrape(),
             latest_by_key(read_topic(kafka_bootstrap, s.kpi_handoffs_topic)),
             latest_by_key(read_topic(kafka_bootstrap, s.kpi_outcomes_topic)),
+            (attribution.get("/metrics")[1], crm.get("/metrics")[1]),
         )
     finally:
         crm.stop()
@@ -272,6 +275,18 @@ def test_records_match_their_json_schema_models(run: Run) -> None:
         models[value["kpi"]].model_validate(value)
         seen[value["kpi"]] += 1
     assert set(seen) == set(models)
+
+
+def test_promtool_accepts_both_crm_scrapes(run: Run) -> None:
+    for text in run.texts:
+        promtool_check_metrics(text)
+
+
+def test_no_lead_or_opportunity_ids_in_labels(run: Run) -> None:
+    for name, series in run.samples.items():
+        for labels in series:
+            for _, value in labels:
+                assert not value.startswith(("lead-", "opp-")), (name, value)
 
 
 def test_every_malformed_record_is_dead_lettered(run: Run) -> None:

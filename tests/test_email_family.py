@@ -140,3 +140,69 @@ def test_leader_needs_significance_and_enough_deliveries() -> None:
     three = compare({"A": (300, 1000), "B": (295, 1000), "C": (100, 1000)}, alpha=0.05, min_n=100)
     assert three.leader is None
     assert next(r for r in three.results if r.variant == "C").rival == "A"
+
+
+def _collector_text(clock_ms: int, caps: int, campaigns: list[str]) -> str:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from stream_app.clock import FakeClock
+    from stream_app.email_metrics import EmailCollector
+    from stream_app.engine import DictStore, Engine
+    from stream_app.metrics import LabelGuard
+    from stream_app.windows import parse_window_spec
+
+    engine: Engine[Any] = Engine(
+        FAM,
+        DictStore(),
+        FakeClock(clock_ms),
+        specs=(parse_window_spec("1h"),),
+        tz="Europe/Berlin",
+        grace_ms=60_000,
+        window_retention_ms=10**12,
+        dedupe_retention_ms=10**12,
+    )
+    for n, campaign in enumerate(campaigns):
+        e = event("delivered", SENT + 2_000).model_copy(
+            update={"campaign_id": campaign, "message_id": f"m{n}", "event_id": f"d{n}"}
+        )
+        engine.commit(engine.plan(e, 0, n))
+    engine.flush()
+    engine.rebuild_index({0})
+    guard = LabelGuard(dict.fromkeys(("rep", "team", "campaign", "variant", "segment"), caps))
+    registry = CollectorRegistry()
+    registry.register(
+        EmailCollector(
+            engine,
+            alpha=0.05,
+            min_n=10,
+            idle_ms=3_600_000,
+            prefix="isales",
+            source_topic="email.events",
+            owned=lambda: {0},
+            highwater=lambda p: None,
+            guard=guard,
+            clock=FakeClock(clock_ms),
+        )
+    )
+    return generate_latest(registry).decode()
+
+
+def test_a_quiet_campaign_leaves_the_metrics() -> None:
+    live = _collector_text(SENT + 60_000, 10, ["c1"])
+    assert 'isales_email_cohort_delivered{campaign="c1",dimension="variant",value="B"} 1.0' in live
+    quiet = _collector_text(SENT + 2 * 3_600_000, 10, ["c1"])  # an hour past idle
+    assert 'campaign="c1"' not in quiet
+    assert "isales_events_applied_total" in quiet  # the pipeline metrics stay
+
+
+def test_campaign_labels_are_capped_into_other() -> None:
+    text = _collector_text(SENT + 60_000, 2, ["c1", "c2", "c3", "c4"])
+    campaigns = {
+        line.split('campaign="')[1].split('"')[0]
+        for line in text.splitlines()
+        if line.startswith("isales_email_cohort_delivered{")
+    }
+    assert campaigns == {"c1", "c2", "other"}
+    other = 'isales_email_cohort_delivered{campaign="other",dimension="variant",value="B"} 2.0'
+    assert other in text  # folded, still counted
+    assert 'isales_label_overflow_total{label="campaign"} 2.0' in text

@@ -28,6 +28,7 @@ from tests.support import (
     isolated_env,
     latest_by_key,
     metric_sum,
+    promtool_check_metrics,
     read_topic,
     wait_for,
 )
@@ -86,6 +87,7 @@ def _wait_done(worker: WorkerProc, run: Produced20k) -> None:
 class Run:
     produced: Produced20k
     samples: Samples
+    text: str
     latest: dict[bytes, Any]
     ab: dict[bytes, Any]
 
@@ -100,7 +102,8 @@ def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         s = produced.settings
         latest = latest_by_key(read_topic(kafka_bootstrap, s.kpi_email_topic))
         ab = latest_by_key(read_topic(kafka_bootstrap, s.kpi_email_ab_topic))
-        yield Run(produced, worker.scrape(), latest, ab)
+        text = worker.get("/metrics")[1]
+        yield Run(produced, worker.scrape(), text, latest, ab)
     finally:
         worker.stop()
 
@@ -287,6 +290,10 @@ def test_records_match_their_json_schema_models(run: Run) -> None:
     for value in run.ab.values():
         EmailAbKpi.model_validate(value)
     assert len(run.ab) == 6
+
+
+def test_promtool_accepts_the_email_scrape(run: Run) -> None:
+    promtool_check_metrics(run.text)
 
 
 def test_no_lead_or_message_ids_in_labels(run: Run) -> None:

@@ -35,6 +35,7 @@ from schemas.crm import (
 from stream_app.family import DerivedSpec, Emit, Facts, MetricSpec, State
 
 SEP = "|"
+HELD_CAP = 32
 ATTRIBUTED = "attributed"  # emit topic roles, resolved to topic names by the service
 OUTCOMES_TOPIC = "outcomes"
 
@@ -128,9 +129,10 @@ class AttributionFamily:
                 "fields": fields,
             }
         elif event.type in _DECISION:
+            # Bounded: an opportunity has a handful of decisions and outcomes, not hundreds.
             held = list(new.get("held", []))
             held.append(self._decision(event))
-            new["held"] = held
+            new["held"] = held[-HELD_CAP:]
         elif event.type is CrmEventType.lead_created:
             new["lead"] = 1
         return new

@@ -39,7 +39,7 @@ from stream_app.families.email import EmailFamily
 from stream_app.kafka_local import LocalKafka
 from stream_app.settings import Settings
 from stream_app.topics import ensure_topics
-from tests.checks import processed
+from tests.checks import processed, settled
 from tests.support import WorkerProc, isolated_env, metric_sum, wait_for
 
 
@@ -201,13 +201,6 @@ async def latency(
     return out
 
 
-def _settled(worker: WorkerProc) -> bool:
-    first = processed(worker.scrape())
-    time.sleep(0.5)
-    samples = worker.scrape()
-    return metric_sum(samples, "isales_consumer_lag_messages") == 0 and processed(samples) == first
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=20_000)
@@ -256,7 +249,7 @@ def main() -> int:
                 started = time.perf_counter()
                 crm = WorkerProc(env, tmp, f"bench-crm-{run}", "crm").start()
                 rate, worker = worker_rate(env, total, tmp, "crm-attribution")
-                wait_for(partial(_settled, crm), 600, "crm stage settled", every=0.1)
+                wait_for(partial(settled, crm, 0.5), 600, "crm stage settled", every=0.1)
                 rate = total / (time.perf_counter() - started - 0.5)
                 stages = [worker]
                 worker = crm

@@ -166,6 +166,7 @@ class Service:
         # Faust warns on every producer back-pressure cycle; that is flow control, not news.
         logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)
         self.lock = asyncio.Lock()
+        self._emitted: list[Awaitable[Any]] = []
         self.sequencer = OffsetSequencer()
         self._beginning: dict[int, int] = {}
         self.registry.register(SequencerCollector(self.sequencer, METRIC_PREFIX, self.source_name))
@@ -310,12 +311,14 @@ class Service:
 
     # ---- per record ------------------------------------------------------------------------
 
-    async def _send_acked(
+    async def _route(
         self, topic: Any, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
     ) -> None:
+        """Send now; handle() awaits the acknowledgement before the batch's state reaches the
+        changelog and its offsets are committed, so a crash re-sends, never loses."""
         # force=True: send now, not attached to the event's commit (which would wait on us).
         fut: Awaitable[Any] = await topic.send(key=key, value=value, headers=headers, force=True)
-        await fut
+        self._emitted.append(fut)
 
     async def _produce(self, topic: str, key: bytes, value: bytes) -> Awaitable[Any]:
         """KPI records straight to the producer: Faust's topic.send costs ~1.4 ms a record,
@@ -329,6 +332,9 @@ class Service:
         async with self.lock:
             for msg in messages:
                 await self._handle_one(msg)
+            emitted, self._emitted = self._emitted, []
+            for fut in emitted:
+                await fut
             # Before the batch is acknowledged, its state writes must be with the producer.
             self.engine.flush()
             await self.table_store.drain()
@@ -409,18 +415,18 @@ class Service:
                 return
             meta = self._source_meta(msg)
             meta.update({"dlq.reason.class": result.reason_class, "dlq.reason": result.reason})
-            await self._send_acked(self.dlq_topic, msg.key, msg.value, _headers(meta))
+            await self._route(self.dlq_topic, msg.key, msg.value, _headers(meta))
         else:
             plan = self.engine.plan(result.event, msg.partition, msg.offset)
-            # Downstream records are acknowledged before the state that remembers them is
-            # written: a crash in between re-sends them (same event ids), never loses them.
-            sent = [await self._produce(self.topics[role], k, v) for role, k, v in plan.emits]
-            for fut in sent:
-                await fut
+            # Downstream records must be acknowledged before the state that remembers them
+            # reaches the changelog (handle() awaits them before draining it): a crash in
+            # between re-sends them with the same event ids, never loses them.
+            for role, key, value in plan.emits:
+                self._emitted.append(await self._produce(self.topics[role], key, value))
             if plan.late_specs:
                 meta = self._source_meta(msg)
                 meta["late.windows"] = ",".join(plan.late_specs)
-                await self._send_acked(self.late_topic, msg.key, msg.value, _headers(meta))
+                await self._route(self.late_topic, msg.key, msg.value, _headers(meta))
         self.engine.commit(plan)
 
     def _source_meta(self, msg: Any) -> dict[str, str]:

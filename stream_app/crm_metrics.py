@@ -15,8 +15,7 @@ from prometheus_client.core import (
 from schemas.crm import UNATTRIBUTED
 from stream_app.crm_kpis import COUNTED, STATUSES, rates, split, totals_of
 from stream_app.families.crm import TTC_BUCKETS
-from stream_app.metrics import StateCollector
-from stream_app.windows import previous_window, window_for
+from stream_app.metrics import StateCollector, shown_windows
 
 HELP = {
     "handoffs": "Leads handed to field sales (opportunities created), by handoff time.",
@@ -122,16 +121,7 @@ class CrmCollector(StateCollector):
         yield from (amount, disc, *plain.values(), hist, pending, pending_amount)
 
     def _crm_windows(self, parts: set[int]) -> Iterator[Any]:
-        tz = self.engine.tz
-        wanted: dict[tuple[int, str, int], str] = {}
-        for part in parts:
-            wm = self.engine.watermark(part)
-            if wm is None:
-                continue
-            for spec in self.engine.specs:
-                current = window_for(wm, spec, tz)
-                wanted[(part, spec.name, current.start_ms)] = "current"
-                wanted[(part, spec.name, previous_window(current, spec, tz).start_ms)] = "previous"
+        wanted = shown_windows(self.engine, parts)
         rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         for _, totals in self.engine.values("t/", parts):  # quiet reps show 0
             if totals["g"] == UNATTRIBUTED:

@@ -16,8 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from stream_app.email_kpis import WINDOW_COUNTS, ab, by_dimension, rates
 from stream_app.engine import Value
 from stream_app.families.email import METRICS
-from stream_app.metrics import StateCollector
-from stream_app.windows import previous_window, window_for
+from stream_app.metrics import StateCollector, shown_windows
 
 GUARDED = {"variant": "variant", "segment": "segment", "team": "team"}
 RATE_HELP = {
@@ -121,16 +120,7 @@ class EmailCollector(StateCollector):
 
     def _activity(self, parts: set[int], live: dict[str, Value]) -> Iterator[Any]:
         """Current and previous event-time windows per campaign and variant."""
-        tz = self.engine.tz
-        wanted: dict[tuple[int, str, int], str] = {}
-        for part in parts:
-            wm = self.engine.watermark(part)
-            if wm is None:
-                continue
-            for spec in self.engine.specs:
-                current = window_for(wm, spec, tz)
-                wanted[(part, spec.name, current.start_ms)] = "current"
-                wanted[(part, spec.name, previous_window(current, spec, tz).start_ms)] = "previous"
+        wanted = shown_windows(self.engine, parts)
         rows: dict[tuple[str, str, str, str], dict[str, int]] = {}
         for campaign, totals in live.items():  # every live variant shows 0 in a quiet window
             c_label = self.guard("campaign", campaign)

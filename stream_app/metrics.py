@@ -71,6 +71,22 @@ class LabelGuard:
         return family
 
 
+def shown_windows(engine: Engine[Any], parts: set[int]) -> dict[tuple[int, str, int], str]:
+    """(partition, window size, start) -> "current" | "previous", as of each partition's
+    watermark: the windows the gauges show, in event time, not wall-clock time."""
+    wanted: dict[tuple[int, str, int], str] = {}
+    for part in parts:
+        wm = engine.watermark(part)
+        if wm is None:
+            continue
+        for spec in engine.specs:
+            current = window_for(wm, spec, engine.tz)
+            previous = previous_window(current, spec, engine.tz)
+            wanted[(part, spec.name, current.start_ms)] = "current"
+            wanted[(part, spec.name, previous.start_ms)] = "previous"
+    return wanted
+
+
 class StateCollector(Collector):
     def __init__(
         self,
@@ -124,17 +140,7 @@ class StateCollector(Collector):
 
     def _windows(self, parts: set[int]) -> Iterator[Any]:
         """Current and previous windows as of each partition's watermark (event time)."""
-        tz = self.engine.tz
-        wanted: dict[tuple[int, str, int], str] = {}
-        for part in parts:
-            wm = self.engine.watermark(part)
-            if wm is None:
-                continue
-            for window_spec in self.engine.specs:
-                current = window_for(wm, window_spec, tz)
-                previous = previous_window(current, window_spec, tz)
-                wanted[(part, window_spec.name, current.start_ms)] = "current"
-                wanted[(part, window_spec.name, previous.start_ms)] = "previous"
+        wanted = shown_windows(self.engine, parts)
         Row = tuple[str, str, str, str]
         rows: dict[Row, dict[str, int]] = {}
         # Every known rep gets a row for every window, so a quiet rep shows 0, not "No data".

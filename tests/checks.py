@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
 
 from stream_app.families.calls import CallsFamily
-from tests.support import Samples, latest_by_key, metric_sum, read_topic, wait_for
+from tests.support import Samples, WorkerProc, latest_by_key, metric_sum, read_topic, wait_for
 from tests.truth import Truth, bounds
 
 FACTS = [(m.fact, m.name, m.divisor) for m in CallsFamily.metrics]
@@ -20,6 +21,27 @@ def processed(samples: Samples) -> int:
         + metric_sum(samples, "isales_duplicate_events_total")
         + metric_sum(samples, "isales_dead_letter_events_total")
     )
+
+
+def progress(worker: WorkerProc) -> int:
+    """Records handled so far, or 0 while the worker does not answer (starting, killed)."""
+    try:
+        return processed(worker.scrape())
+    except OSError:
+        return 0
+
+
+def settled(worker: WorkerProc, pause: float = 1.0) -> bool:
+    """Caught up and idle: no lag, and nothing handled during `pause`. For a worker whose
+    input count is not known up front (the CRM KPI stage reads what attribution sends)."""
+    try:
+        first = processed(worker.scrape())
+        time.sleep(pause)
+        samples = worker.scrape()
+    except OSError:
+        return False
+    lag = metric_sum(samples, "isales_consumer_lag_messages")
+    return lag == 0 and processed(samples) == first and first > 0
 
 
 def check_counters(samples: Samples, truth: Truth) -> None:

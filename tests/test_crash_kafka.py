@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from stream_app.demo import ScenarioConfig
-from tests.checks import check_counters, check_kpi_topic, processed, wait_all_final
+from tests.checks import (
+    check_counters,
+    check_kpi_topic,
+    progress,
+    wait_all_final,
+)
 from tests.scenario_run import produce_scenario, settings_for
 from tests.support import (
     WorkerProc,
@@ -23,13 +28,6 @@ from tests.support import (
 pytestmark = pytest.mark.kafka
 
 CONFIG = ScenarioConfig(seed=23, calls=5000, reps=12, teams=2, duplicate_rate=0.06, malformed=56)
-
-
-def _progress(worker: WorkerProc) -> int:
-    try:
-        return processed(worker.scrape())
-    except OSError:
-        return 0
 
 
 def test_sigkill_three_times_then_exact(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -48,7 +46,7 @@ def test_sigkill_three_times_then_exact(kafka_bootstrap: str, tmp_path: Path) ->
             current = worker
 
             def reached(w: WorkerProc = current, t: int = target) -> bool:
-                return _progress(w) >= t
+                return progress(w) >= t
 
             wait_for(reached, 300, f"{target} records processed", every=0.05)
             worker.kill()
@@ -58,17 +56,17 @@ def test_sigkill_three_times_then_exact(kafka_bootstrap: str, tmp_path: Path) ->
             if n == 0:
                 # One kill lands a random moment after recovery, whatever the count is then.
                 time.sleep(rng.uniform(0.2, 2.0))
-                before = _progress(worker)
+                before = progress(worker)
                 worker.kill()
                 kills.append(f"{before} records, shortly after recovery")
                 worker = WorkerProc(env, tmp_path, f"worker-{n + 1}b").start()
                 wait_for(worker.ready, 120, "restarted worker ready")
         assert len(kills) >= 3
         try:
-            wait_for(lambda: _progress(worker) == total, 300, f"all {total} records processed")
+            wait_for(lambda: progress(worker) == total, 300, f"all {total} records processed")
         except AssertionError as exc:
             raise AssertionError(
-                f"{exc}; processed {_progress(worker)} (kills: {kills}); log:\n{worker.log_tail()}"
+                f"{exc}; processed {progress(worker)} (kills: {kills}); log:\n{worker.log_tail()}"
             ) from None
         s = settings_for(env)
         wait_all_final(kafka_bootstrap, s.kpi_calls_topic, produced.truth)
@@ -118,7 +116,7 @@ def test_offsets_committed_past_the_state_are_rewound(kafka_bootstrap: str, tmp_
     worker = WorkerProc(env, tmp_path, "before").start()
     try:
         wait_for(worker.ready, 90, "worker ready")
-        wait_for(lambda: _progress(worker) >= total // 3, 300, "a third processed", every=0.05)
+        wait_for(lambda: progress(worker) >= total // 3, 300, "a third processed", every=0.05)
         worker.kill()
         ends: dict[int, int] = {}
         for partition, offset in produced.placed:
@@ -135,7 +133,7 @@ def test_offsets_committed_past_the_state_are_rewound(kafka_bootstrap: str, tmp_
                 time.sleep(1)
         worker = WorkerProc(env, tmp_path, "after").start()
         wait_for(worker.ready, 120, "restarted worker ready")
-        wait_for(lambda: _progress(worker) == total, 300, f"all {total} records processed")
+        wait_for(lambda: progress(worker) == total, 300, f"all {total} records processed")
         samples = parse_metrics(worker.get("/metrics")[1])
         check_counters(samples, produced.truth)
         assert samples["isales_offset_rewinds_total"], "the worker had to seek back"

@@ -20,7 +20,7 @@ from stream_app.demo import Produced, produce
 from stream_app.demo_crm import CrmScenarioConfig, crm_scenario
 from stream_app.settings import Settings
 from stream_app.topics import ensure_topics
-from tests.checks import processed
+from tests.checks import progress, settled
 from tests.scenario_run import settings_for
 from tests.support import (
     Samples,
@@ -66,29 +66,10 @@ def _env(bootstrap: str) -> dict[str, str]:
     return isolated_env(bootstrap, ISALES_GRACE_SECONDS=str(365 * 86_400))
 
 
-def _progress(worker: WorkerProc) -> int:
-    try:
-        return processed(worker.scrape())
-    except OSError:
-        return -1
-
-
-def _settled(worker: WorkerProc) -> bool:
-    """No lag and nothing processed for a second: the through topic is drained."""
-    try:
-        first = worker.scrape()
-        time.sleep(1.0)
-        second = worker.scrape()
-    except OSError:
-        return False
-    lag = metric_sum(second, "isales_consumer_lag_messages")
-    return lag == 0 and processed(first) == processed(second) and processed(second) > 0
-
-
 def _wait_done(attribution: WorkerProc, crm: WorkerProc, run: CrmRun) -> None:
     total = len(run.records)
-    wait_for(lambda: _progress(attribution) == total, 300, f"all {total} CRM records attributed")
-    wait_for(lambda: _settled(crm), 300, "attributed records all counted", every=0.2)
+    wait_for(lambda: progress(attribution) == total, 300, f"all {total} CRM records attributed")
+    wait_for(lambda: settled(crm), 300, "attributed records all counted", every=0.2)
 
 
 @dataclass
@@ -315,7 +296,7 @@ def test_sigkill_both_crm_workers_then_exact(kafka_bootstrap: str, tmp_path: Pat
             current = attribution
 
             def reached(w: WorkerProc = current, t: int = target) -> bool:
-                return _progress(w) >= t
+                return progress(w) >= t
 
             wait_for(reached, 300, f"{target} records attributed", every=0.05)
             # Kill the attribution stage mid-stream, and the KPI stage behind it.

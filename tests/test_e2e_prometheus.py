@@ -27,7 +27,7 @@ from stream_app.dashboards import expand, panel_queries
 from stream_app.demo import Produced, ScenarioConfig, produce
 from stream_app.demo_crm import CrmScenarioConfig, crm_scenario, past_only
 from stream_app.demo_email import Arm, EmailScenarioConfig, email_scenario
-from tests.checks import processed
+from tests.checks import processed, settled
 from tests.prometheus_proc import PrometheusProc, fast_rules
 from tests.scenario_run import ScenarioRun, produce_scenario
 from tests.support import (
@@ -69,13 +69,6 @@ teams:
   {ON_PACE}:
     defaults: {{dials_per_day: {on_pace_dials}, connects_per_day: 1, talk_minutes_per_day: 1}}
 """
-
-
-def _settled(worker: WorkerProc) -> bool:
-    first = processed(worker.scrape())
-    time.sleep(1.0)
-    samples = worker.scrape()
-    return metric_sum(samples, "isales_consumer_lag_messages") == 0 and processed(samples) == first
 
 
 def todays_deals(now_ms: int, history: list[Produced]) -> list[Produced]:
@@ -194,7 +187,7 @@ def e2e(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             60,
             "today's CRM events attributed",
         )
-        wait_for(lambda: _settled(crm_worker), 60, "today's CRM events counted", every=0.2)
+        wait_for(lambda: settled(crm_worker), 60, "today's CRM events counted", every=0.2)
         before = float(prom.query(crm_up)[0]["value"][1])
         wait_for(lambda: scraped(int(before) + 2), 60, "Prometheus saw the new counts")
         today_start = bounds(int(time.time() * 1000), "1d", tz)[0]

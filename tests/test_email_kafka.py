@@ -20,7 +20,7 @@ from stream_app.demo import Produced, produce
 from stream_app.demo_email import Arm, EmailScenarioConfig, email_scenario
 from stream_app.settings import Settings
 from stream_app.topics import ensure_topics
-from tests.checks import processed
+from tests.checks import processed, progress
 from tests.scenario_run import settings_for
 from tests.support import (
     Samples,
@@ -306,13 +306,6 @@ def test_no_lead_or_message_ids_in_labels(run: Run) -> None:
                 assert "@" not in value
 
 
-def _progress(worker: WorkerProc) -> int:
-    try:
-        return processed(worker.scrape())
-    except OSError:
-        return 0
-
-
 def test_sigkill_email_worker_then_exact(kafka_bootstrap: str, tmp_path: Path) -> None:
     cfg = EmailScenarioConfig(
         seed=9,
@@ -332,7 +325,7 @@ def test_sigkill_email_worker_then_exact(kafka_bootstrap: str, tmp_path: Path) -
             current = worker
 
             def reached(w: WorkerProc = current, t: int = target) -> bool:
-                return _progress(w) >= t
+                return progress(w) >= t
 
             wait_for(reached, 300, f"{target} records processed", every=0.05)
             worker.kill()

@@ -32,6 +32,7 @@ from tests.support import (
     read_topic,
     wait_for,
 )
+from tests.truth import bounds, ms
 from tests.truth_email import EmailTruth, compute, leader, z_test
 
 pytestmark = pytest.mark.kafka
@@ -189,6 +190,48 @@ def test_cohorts_on_metrics_equal_truth(run: Run) -> None:
     assert metric_sum(samples, "isales_events_applied_total") == truth.applied
     assert metric_sum(samples, "isales_duplicate_events_total") == truth.duplicates
     assert metric_sum(samples, "isales_late_events_total") == 0
+
+
+def test_activity_window_gauges_equal_truth(run: Run) -> None:
+    """Current and previous windows of every campaign, as of its partition's watermark (the
+    newest event time applied there: duplicates and rejected records don't move it)."""
+    produced = run.produced
+    tz, truth = produced.settings.business_timezone, produced.truth
+    watermark: dict[int, int] = {}
+    partition_of: dict[str, int] = {}
+    for record, (partition, _) in zip(produced.records, produced.placed, strict=True):
+        if record.kind != "event":
+            continue
+        event = orjson.loads(record.value)
+        partition_of[event["campaign_id"]] = partition
+        at = ms(event["occurred_at"])
+        watermark[partition] = max(watermark.get(partition, at), at)
+    variants = {(c, v) for (c, d, v) in truth.cohorts if d == "variant"}
+    checked = 0
+    for campaign, variant in sorted(variants):
+        wm = watermark[partition_of[campaign]]
+        for size in produced.settings.windows:
+            current = bounds(wm, size, tz)[0]
+            previous = bounds(current - 1, size, tz)[0]
+            for position, start in (("current", current), ("previous", previous)):
+                counts = truth.windows.get((campaign, variant, size, start), {})
+                for metric in METRIC_NAMES:
+                    if metric == "machine_only":
+                        continue
+                    got = metric_sum(
+                        run.samples,
+                        f"isales_email_window_{metric}",
+                        campaign=campaign,
+                        variant=variant,
+                        window=size,
+                        position=position,
+                    )
+                    assert got == counts.get(metric, 0), (campaign, variant, size, position, metric)
+                    checked += 1
+    assert checked > 0 and any(
+        metric_sum(run.samples, "isales_email_window_delivered", window="1d", position=pos) > 0
+        for pos in ("current", "previous")
+    )
 
 
 def test_kpi_topic_cohorts_and_activity_windows_equal_truth(run: Run) -> None:

@@ -13,7 +13,21 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Epoch milliseconds between 1973 and 5138: smaller integers are almost surely epoch seconds.
 _MIN_EPOCH_MS = 100_000_000_000
 _MAX_EPOCH_MS = 99_999_999_999_999
+DEFAULT_TIMESTAMP_YEARS = (2000, 2100)
 _PHONE_LIKE = re.compile(r"^\+?[\d().\- ]{7,}$")
+# Anything that may be a phone number, an address or a URI of one: long digit runs (a phone
+# written without separators, inside an id), '@', and the tel:/mailto:/sip: schemes.
+_PERSONAL = re.compile(r"\d{7,}|@|\b(?:tel|mailto|sips?):", re.IGNORECASE)
+REDACTED = "[redacted]"
+
+
+def year_start_ms(year: int) -> int:
+    return to_ms(datetime(year, 1, 1, tzinfo=UTC))
+
+
+def time_range_ms(min_year: int, max_year: int) -> tuple[int, int]:
+    """[start of min_year, end of max_year) in epoch ms: the timestamps an event may carry."""
+    return year_start_ms(min_year), year_start_ms(max_year + 1)
 
 
 def to_ms(value: datetime) -> int:
@@ -25,6 +39,36 @@ def from_ms(ms: int) -> datetime:
     return EPOCH + timedelta(milliseconds=ms)
 
 
+DEFAULT_TIME_RANGE_MS = time_range_ms(*DEFAULT_TIMESTAMP_YEARS)
+"""Outside it a timestamp is a bug or an attack, and local-day math may not even exist."""
+
+
+def looks_personal(text: str) -> bool:
+    """Whether a string could carry a phone number or an e-mail address."""
+    return bool(_PERSONAL.search(text) or _PHONE_LIKE.match(text))
+
+
+def scrub(text: str) -> str:
+    """`text` with everything that could be a phone number or an address masked: the last
+    guard before a reason reaches a DLQ header or a log line."""
+    return _PERSONAL.sub(REDACTED, text)
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """A bad value as a reason may quote it: short, and never personal data."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int | float):
+        text = repr(value)
+        digits = sum(ch.isdigit() for ch in text)
+        return text if digits < 7 else f"a {digits}-digit number"
+    if isinstance(value, str):
+        if looks_personal(value):
+            return f"a {len(value)}-character string"
+        return repr(value if len(value) <= limit else value[:limit] + "...")
+    return f"a JSON {type(value).__name__}"
+
+
 def _parse_timestamp(value: Any) -> datetime:
     if isinstance(value, bool):
         raise PydanticCustomError("timestamp_type", "timestamp must be ISO-8601 or epoch ms")
@@ -33,7 +77,7 @@ def _parse_timestamp(value: Any) -> datetime:
             raise PydanticCustomError(
                 "timestamp_range",
                 "integer timestamp {value} is not epoch milliseconds (seconds given?)",
-                {"value": value},
+                {"value": shown(value)},
             )
         return from_ms(value)
     if isinstance(value, str):
@@ -41,15 +85,24 @@ def _parse_timestamp(value: Any) -> datetime:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             raise PydanticCustomError(
-                "timestamp_format", "timestamp {value!r} is not ISO-8601", {"value": value}
+                "timestamp_format", "timestamp {value} is not ISO-8601", {"value": shown(value)}
             ) from None
         if parsed.tzinfo is None:
             raise PydanticCustomError(
                 "timestamp_naive",
-                "timestamp {value!r} has no UTC offset; local times are ambiguous",
-                {"value": value},
+                "timestamp {value} has no UTC offset; local times are ambiguous",
+                {"value": shown(value)},
             )
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            # Year 1 east of UTC (or 9999 west of it) has no UTC datetime: out of range, not
+            # a crash of the stream.
+            raise PydanticCustomError(
+                "timestamp_out_of_range",
+                "timestamp {value} is outside the representable range",
+                {"value": shown(value)},
+            ) from None
     raise PydanticCustomError("timestamp_type", "timestamp must be ISO-8601 or epoch ms")
 
 
@@ -75,9 +128,11 @@ Timestamp = Annotated[
 
 def _no_personal_data(value: Any) -> Any:
     # Label values end up in Prometheus; a phone number or address must never get there.
-    if isinstance(value, str) and ("@" in value or _PHONE_LIKE.match(value)):
+    if isinstance(value, str) and looks_personal(value):
         raise PydanticCustomError(
-            "personal_data", "value looks like an e-mail address or phone number"
+            "personal_data",
+            "value looks like an e-mail address or phone number (a run of 7+ digits, '@', "
+            "or a tel:/mailto:/sip: scheme)",
         )
     return value
 

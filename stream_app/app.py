@@ -17,10 +17,10 @@ from schemas.common import from_ms
 from stream_app import crm_kpis, email_kpis
 from stream_app.clock import Clock, SystemClock
 from stream_app.crm_metrics import CrmCollector
-from stream_app.decode import Accepted, Rejected, decode
 from stream_app.email_metrics import EmailCollector
-from stream_app.engine import Engine, Plan, Value
+from stream_app.engine import Engine, Value
 from stream_app.family import Family
+from stream_app.ingest import decide
 from stream_app.kafka_config import faust_credentials
 from stream_app.kpi import kpi_key, kpi_record
 from stream_app.metrics import (
@@ -397,27 +397,30 @@ class Service:
         return action != "skip"
 
     async def _handle_one(self, msg: Any) -> None:
-        s = self.settings
         if not await self._in_sequence(msg):
             return
-        result: Accepted[Any] | Rejected = decode(
-            msg.value,
-            msg.key,
-            self.family,
-            max_bytes=s.max_payload_bytes,
+        decided = decide(
+            self.engine,
+            self.settings,
+            key=msg.key,
+            value=msg.value,
+            partition=msg.partition,
+            offset=msg.offset,
             now_ms=self.clock.now_ms(),
-            max_future_ms=int(s.max_future_skew_seconds * 1000),
         )
-        plan: Plan
-        if isinstance(result, Rejected):
-            plan = self.engine.plan_reject(msg.partition, msg.offset, result.reason_class)
-            if plan.kind == "replayed":
-                return
+        plan = decided.plan
+        if plan.kind == "replayed":
+            pass  # applied before a crash: nothing to send again
+        elif decided.rejected is not None:
             meta = self._source_meta(msg)
-            meta.update({"dlq.reason.class": result.reason_class, "dlq.reason": result.reason})
+            meta.update(
+                {
+                    "dlq.reason.class": decided.rejected.reason_class,
+                    "dlq.reason": decided.rejected.reason,
+                }
+            )
             await self._route(self.dlq_topic, msg.key, msg.value, _headers(meta))
         else:
-            plan = self.engine.plan(result.event, msg.partition, msg.offset)
             # Downstream records must be acknowledged before the state that remembers them
             # reaches the changelog (handle() awaits them before draining it): a crash in
             # between re-sends them with the same event ids, never loses them.

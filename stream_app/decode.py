@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from schemas.common import DEFAULT_TIME_RANGE_MS, from_ms, scrub
 from stream_app.family import Family
 
 E = TypeVar("E", bound=BaseModel)
@@ -19,6 +20,7 @@ _REASON_CLASS = {
     "literal_error": "unknown_enum",
     "personal_data": "personal_data",
     "timestamp_order": "inconsistent_timestamps",
+    "timestamp_out_of_range": "invalid_value",
     "missing_bounce_type": "missing_field",
     "crm_missing": "missing_field",
 }
@@ -32,10 +34,25 @@ _TYPE_ERRORS = (
 )
 
 
+REASON_MAX_CHARS = 300
+"""Reasons go into a DLQ header and some into logs: bounded, whatever the exception said."""
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     reason_class: str
     reason: str
+
+
+def internal_error(exc: BaseException) -> Rejected:
+    """A record our own code could not handle: dead-lettered so the stream goes on."""
+    return Rejected("internal_error", bounded(f"{type(exc).__name__}: {exc}"))
+
+
+def bounded(reason: str) -> str:
+    """Masked of anything personal, and cut to a length a header and a log line can carry."""
+    text = scrub(reason)
+    return text if len(text) <= REASON_MAX_CHARS else text[: REASON_MAX_CHARS - 3] + "..."
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +61,17 @@ class Accepted(Generic[E]):
 
 
 def _classify(error: ValidationError) -> Rejected:
-    first = error.errors(include_url=False)[0]
+    errors = error.errors(include_url=False, include_input=True)
+    first = errors[0]
     kind = str(first["type"])
     where = ".".join(str(p) for p in first["loc"]) or "payload"
-    reason = f"{where}: {first['msg']}"
-    if len(error.errors()) > 1:
-        reason += f" (and {len(error.errors()) - 1} more)"
+    # pydantic's messages name the constraint, never the input; scrub() still masks a field
+    # path that came from the payload (a dict key can be anything).
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    reason = bounded(f"{where}: {first['msg']}{more}")
+    if kind in ("enum", "literal_error") and not isinstance(first.get("input"), str):
+        # A list or a boolean where a name belongs is the wrong type, not an unknown name.
+        return Rejected("wrong_type", reason)
     if kind in _REASON_CLASS:
         return Rejected(_REASON_CLASS[kind], reason)
     if kind.endswith(_TYPE_ERRORS) or kind in _TYPE_ERRORS:
@@ -65,23 +87,49 @@ def decode(
     max_bytes: int,
     now_ms: int,
     max_future_ms: int,
+    time_range_ms: tuple[int, int] = DEFAULT_TIME_RANGE_MS,
 ) -> Accepted[E] | Rejected:
-    if raw is None:
-        return Rejected("empty", "record has no value")
+    """Never raises: anything unexpected is an `internal_error` rejection, so one record can
+    never stop the stream it came in."""
+    try:
+        return _decode(raw, key, family, max_bytes, now_ms, max_future_ms, time_range_ms)
+    except Exception as exc:
+        return internal_error(exc)
+
+
+def _decode(
+    raw: bytes | None,
+    key: bytes | None,
+    family: Family[E],
+    max_bytes: int,
+    now_ms: int,
+    max_future_ms: int,
+    time_range_ms: tuple[int, int],
+) -> Accepted[E] | Rejected:
+    if raw is None or not raw:
+        return Rejected("empty", "record has no value (null or zero bytes)")
     if len(raw) > max_bytes:
         return Rejected("oversize", f"payload is {len(raw)} bytes; the limit is {max_bytes}")
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return Rejected("invalid_json", f"not JSON: {exc}")
+        return Rejected("invalid_json", bounded(f"not JSON: {exc}"))
     if not isinstance(data, dict):
         return Rejected("wrong_type", f"payload is a JSON {type(data).__name__}, not an object")
     try:
         event = family.model.model_validate(data)
     except ValidationError as exc:
         return _classify(exc)
+    stamps = family.check_time(event)
+    low, high = time_range_ms
+    if any(not low <= ts < high for ts in stamps):
+        return Rejected(
+            "invalid_value",
+            f"a timestamp is outside {from_ms(low).year}-{from_ms(high - 1).year} "
+            "(ISALES_TIMESTAMP_MIN_YEAR / _MAX_YEAR)",
+        )
     horizon = now_ms + max_future_ms
-    if any(ts > horizon for ts in family.check_time(event)):
+    if any(ts > horizon for ts in stamps):
         return Rejected(
             "future_timestamp",
             f"a timestamp is more than {max_future_ms // 1000}s ahead of the worker's clock",
@@ -90,7 +138,11 @@ def decode(
     if key is None or key.decode("utf-8", "replace") != expected_key:
         # Keying by the owner keeps every event of a rep on one partition, which is what makes
         # per-partition state exact; a wrongly keyed record would split a rep across workers.
+        # Lengths, never contents: a key can be an e-mail address or a phone number.
+        given = "no message key" if key is None else f"the message key ({len(key)} bytes)"
         return Rejected(
-            "key_mismatch", f"message key {key!r} must equal the partition key {expected_key!r}"
+            "key_mismatch",
+            f"{given} does not match {family.key_field} "
+            f"({len(expected_key)} characters); the key must equal it",
         )
     return Accepted(event)

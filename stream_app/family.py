@@ -42,6 +42,8 @@ class DerivedSpec:
 
 class Family(Protocol[E]):
     name: str
+    key_field: str
+    """What the message key must equal, as a reason names it (`rep_id`)."""
     model: type[E]
     metrics: tuple[MetricSpec, ...]
     derived: tuple[DerivedSpec, ...]

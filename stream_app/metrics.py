@@ -32,6 +32,7 @@ DLQ_REASONS = (
     "personal_data",
     "future_timestamp",
     "key_mismatch",
+    "internal_error",
 )
 
 

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from schemas.common import DEFAULT_TIMESTAMP_YEARS, time_range_ms
 from stream_app.windows import WindowSpec, parse_window_spec
 
 
@@ -64,6 +65,12 @@ class Settings(BaseSettings):
     # Input hygiene
     max_payload_bytes: int = Field(default=65_536, gt=0)
     max_future_skew_seconds: float = Field(default=300.0, ge=0)
+    timestamp_min_year: int = Field(
+        default=DEFAULT_TIMESTAMP_YEARS[0], ge=1971, description="Older timestamps are refused."
+    )
+    timestamp_max_year: int = Field(
+        default=DEFAULT_TIMESTAMP_YEARS[1], le=9000, description="Later timestamps are refused."
+    )
 
     # Call KPIs
     short_call_seconds: float = Field(default=30.0, gt=0)
@@ -154,6 +161,16 @@ class Settings(BaseSettings):
     @property
     def bootstrap_list(self) -> list[str]:
         return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
+
+    @model_validator(mode="after")
+    def _check_years(self) -> Settings:
+        if self.timestamp_min_year > self.timestamp_max_year:
+            raise ValueError("ISALES_TIMESTAMP_MIN_YEAR is after ISALES_TIMESTAMP_MAX_YEAR")
+        return self
+
+    @property
+    def time_range_ms(self) -> tuple[int, int]:
+        return time_range_ms(self.timestamp_min_year, self.timestamp_max_year)
 
     @property
     def grace_ms(self) -> int:

@@ -27,6 +27,7 @@ def _newer(candidate: Tag, current: Tag | None) -> bool:
 
 class CallsFamily:
     name: str = "calls"
+    key_field: str = "rep_id"
     model: type[CallEvent] = CallEvent
     metrics: tuple[MetricSpec, ...] = (
         MetricSpec("dials", "dials", "Outbound call attempts, whatever the outcome.", "started_at"),

@@ -87,6 +87,7 @@ def _record(
 
 class AttributionFamily:
     name: str = "crm_attribution"
+    key_field: str = "opportunity_id (lead_id for lead events)"
     model: type[CrmEvent] = CrmEvent
     metrics: tuple[MetricSpec, ...] = ()
     derived: tuple[DerivedSpec, ...] = ()
@@ -293,6 +294,7 @@ class CrmFamily:
     """Stage 2: KPIs per inside-sales rep from attributed records."""
 
     name: str = "crm"
+    key_field: str = "rep_id"
     model: type[AttributedEvent] = AttributedEvent
     metrics: tuple[MetricSpec, ...] = ()
     derived: tuple[DerivedSpec, ...] = ()

@@ -96,6 +96,7 @@ def _earlier(current: int | None, candidate: int) -> int:
 
 class EmailFamily:
     name: str = "email"
+    key_field: str = "campaign_id"
     model: type[EmailEvent] = EmailEvent
     metrics: tuple[MetricSpec, ...] = METRICS
     derived: tuple[DerivedSpec, ...] = DERIVED

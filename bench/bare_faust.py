@@ -13,7 +13,7 @@ from typing import Any
 
 import faust
 
-from stream_app.app import Worker
+from stream_app.app import QuietWorker
 from stream_app.kafka_local import free_port
 
 
@@ -43,7 +43,7 @@ def main() -> None:
     async def report() -> None:
         progress.write_text(str(count))  # noqa: ASYNC240 - a few bytes, ten times a second
 
-    Worker(
+    QuietWorker(
         app, loglevel=os.environ.get("BARE_LOGLEVEL", "WARNING"), quiet=True
     ).execute_from_commandline()
 

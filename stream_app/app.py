@@ -4,25 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import threading
 import time
 from collections.abc import Awaitable
 from typing import Any, cast
 
 import faust
 import orjson
+from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
+from faust.exceptions import ProducerSendError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from schemas.common import from_ms
 from stream_app import crm_kpis, email_kpis
 from stream_app.clock import Clock, SystemClock
+from stream_app.cluster_watch import ClusterWatch
 from stream_app.crm_metrics import CrmCollector
+from stream_app.dead_letter import SideRecord, metadata_only, side_record
 from stream_app.email_metrics import EmailCollector
-from stream_app.engine import Engine, Value
+from stream_app.engine import Engine, Value, partition_key
 from stream_app.family import Family
+from stream_app.health import StallWatch
 from stream_app.ingest import decide
 from stream_app.kafka_config import faust_credentials
 from stream_app.kpi import kpi_key, kpi_record
+from stream_app.logstorm import LogStorm
 from stream_app.metrics import (
     LabelGuard,
     RebalanceCollector,
@@ -35,6 +43,7 @@ from stream_app.sequence import OffsetSequencer
 from stream_app.settings import Settings
 from stream_app.targets import TargetsStore
 from stream_app.topics import ensure_topics
+from stream_app.web_auth import authorized, challenge
 from stream_app.windows import window_for
 
 log = logging.getLogger(__name__)
@@ -88,7 +97,7 @@ class FaustTableStore:
             )
 
 
-class Worker(faust.Worker):
+class QuietWorker(faust.Worker):
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         # mode leaves the root logger at DEBUG and filters in the handler, so every debug()
         # call in aiokafka and Faust built a LogRecord: a sixth of the worker's CPU.
@@ -96,8 +105,51 @@ class Worker(faust.Worker):
         super().on_setup_root_logger(logger, level)
 
 
-def _headers(meta: dict[str, str]) -> list[tuple[str, bytes]]:
-    return [(k, v.encode()) for k, v in meta.items()]
+class Worker(QuietWorker):
+    """The service's worker: readable logs during outages and a bounded shutdown."""
+
+    def __init__(self, service: Service, **kwargs: Any) -> None:
+        super().__init__(service.app, **kwargs)
+        self.service = service
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        self.service.log_storm.install(logger)
+
+    def _schedule_shutdown(self, signal: signal.Signals) -> None:
+        # Faust's stop waits on the producer and the group coordinator; with the broker gone
+        # that took 40 s and more. State and offsets are crash-safe, so past the timeout the
+        # process simply ends (what a SIGKILL would do, minus the surprise).
+        timeout = self.service.settings.shutdown_timeout_seconds
+        watchdog = threading.Timer(timeout, _exit_after_timeout, args=(timeout,))
+        watchdog.daemon = True
+        watchdog.start()
+        super()._schedule_shutdown(signal)
+
+
+EXIT_STATE_MISMATCH = 3
+"""Exit status when the cluster no longer holds what the state counted (see ClusterWatch)."""
+
+
+def _exit_fatal(message: str) -> None:
+    # Not a graceful stop: Faust's is what hangs on such a cluster, and nothing is lost by
+    # ending (state and offsets are crash-safe).
+    log.critical(message)
+    logging.shutdown()
+    os._exit(EXIT_STATE_MISMATCH)
+
+
+def _exit_after_timeout(timeout: float) -> None:
+    log.warning(
+        "shutdown did not finish within ISALES_SHUTDOWN_TIMEOUT_SECONDS=%s; exiting now "
+        "(state and offsets are crash-safe: the next start resumes exactly)",
+        timeout,
+    )
+    logging.shutdown()
+    os._exit(0)
+
+
+_TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
 
 
 class Service:
@@ -130,11 +182,21 @@ class Service:
             broker_session_timeout=s.session_timeout_seconds,
             broker_heartbeat_interval=min(3.0, s.session_timeout_seconds / 3),
             producer_acks=-1,
+            # At least the broker's limit (message.max.bytes, ~1 MB by default), so the
+            # producer never refuses a copy the broker would take.
+            producer_max_request_size=s.producer_max_request_bytes,
             web_enabled=True,
             web_bind=s.metrics_host,
             web_host=s.metrics_host,
             web_port=spec.port,
             web_in_thread=False,
+            # Only the pages we mean: Faust's /table pages serve stored state (event ids, call
+            # times) and /router the cluster's layout, unauthenticated, on this port.
+            web_tables_enabled=False,
+            web_router_enabled=False,
+            web_stats_enabled=False,
+            web_graph_enabled=False,
+            web_metrics_enabled=False,
             logging_config=None,
             # Table keys and values go to the changelog as JSON and come back as str and dict.
             key_serializer="json",
@@ -143,8 +205,6 @@ class Service:
         self.source_name = spec.source
         self.topics = spec.topics
         self.source_topic = self._raw_topic(self.source_name)
-        self.dlq_topic = self._raw_topic(s.dlq_topic)
-        self.late_topic = self._raw_topic(s.late_topic)
         self.table = self.app.Table(
             f"{pipeline}-state",
             default=None,
@@ -166,7 +226,10 @@ class Service:
         # Faust warns on every producer back-pressure cycle; that is flow control, not news.
         logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)
         self.lock = asyncio.Lock()
+        self.stalls = StallWatch(int(s.stall_timeout_seconds * 1000))
+        self.log_storm = LogStorm(self.clock, interval_ms=int(s.outage_log_interval_seconds * 1000))
         self._emitted: list[Awaitable[Any]] = []
+        self._side: list[tuple[str, SideRecord, Awaitable[Any]]] = []
         self.sequencer = OffsetSequencer()
         self._beginning: dict[int, int] = {}
         self.registry.register(SequencerCollector(self.sequencer, METRIC_PREFIX, self.source_name))
@@ -252,11 +315,34 @@ class Service:
             return None
         return None if hw is None else int(hw)
 
+    def _applied_next(self, partition: int) -> int:
+        pst = self.engine.store.get(partition_key(partition))
+        return 0 if pst is None else int(pst["o"]) + 1
+
     def _caught_up(self, partition: int) -> bool:
         hw = self._highwater(partition)
-        pst = self.engine.store.get(f"p/{partition}")
-        next_offset = 0 if pst is None else pst["o"] + 1
-        return hw is not None and next_offset >= hw
+        return hw is not None and self._applied_next(partition) >= hw
+
+    def _state_next_offsets(self) -> dict[int, int]:
+        """Next offset per source partition this process holds state for."""
+        out = {}
+        for part in range(self.settings.partitions):
+            pst = self.engine.store.get(partition_key(part))
+            if pst is not None:
+                out[part] = int(pst["o"]) + 1
+        return out
+
+    def stalled_partitions(self) -> list[int]:
+        """Owned partitions with records waiting that made no progress for
+        ISALES_STALL_TIMEOUT_SECONDS."""
+        owned = self.owned_partitions()
+        self.stalls.forget_except(owned)
+        now = self.clock.now_ms()
+        return [
+            part
+            for part in sorted(owned)
+            if self.stalls.observe(part, self._applied_next(part), self._highwater(part), now)
+        ]
 
     # ---- wiring ----------------------------------------------------------------------------
 
@@ -281,6 +367,17 @@ class Service:
             await self.tick()
 
         @app.task  # type: ignore[untyped-decorator]
+        async def watch_cluster() -> None:
+            # Outside the state lock, on its own client: Faust is what hangs when this fires.
+            await cast(Any, self.app.tables).recovery.completed.wait()
+            watch = ClusterWatch(s, self.source_name, self.spec.app_id, self._state_next_offsets)
+            while True:
+                await asyncio.sleep(s.cluster_check_interval_seconds)
+                fatal = await watch.check()
+                if fatal is not None:
+                    _exit_fatal(fatal)
+
+        @app.task  # type: ignore[untyped-decorator]
         async def reload_on_sighup() -> None:
             asyncio.get_running_loop().add_signal_handler(
                 signal.SIGHUP, lambda: self.targets.maybe_reload(force=True)
@@ -292,10 +389,18 @@ class Service:
 
         @app.page("/metrics")
         async def metrics(web: Any, request: Any) -> Any:
-            async with self.lock:
-                self._sync_index()
-            body = generate_latest(self.registry)
-            return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
+            if not authorized(
+                request.headers.get("Authorization"),
+                token=s.metrics_auth_token,
+                user=s.metrics_basic_auth_user,
+                password=s.metrics_basic_auth_password,
+            ):
+                return web.text(
+                    "unauthorized\n",
+                    status=401,
+                    headers={"WWW-Authenticate": challenge(s.metrics_auth_token)},
+                )
+            return web.bytes(self.exposition(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
         @app.page("/healthz")
         async def healthz(web: Any, request: Any) -> Any:
@@ -304,21 +409,65 @@ class Service:
         @app.page("/readyz")
         async def readyz(web: Any, request: Any) -> Any:
             ready = self.ready()
-            return web.json(
-                {"ready": ready, "partitions": sorted(self.owned_partitions())},
-                status=200 if ready else 503,
-            )
+            stalled = self.stalled_partitions() if ready else []
+            body: dict[str, Any] = {
+                "ready": ready and not stalled,
+                "partitions": sorted(self.owned_partitions()),
+            }
+            if not ready:
+                body["reason"] = "recovering state or rebalancing"
+            elif stalled:
+                body["reason"] = (
+                    f"partitions {stalled} of {self.source_name} have records waiting and made "
+                    f"no progress for {s.stall_timeout_seconds:g} s"
+                )
+                body["stalled"] = stalled
+            return web.json(body, status=200 if body["ready"] else 503)
+
+    def exposition(self) -> bytes:
+        """The scrape, rendered from state as it is: never waits on the lock, which handle()
+        and tick() hold while the producer waits on the broker (a scrape once took 31.7 s
+        during an outage and Prometheus marked the worker down). Collectors only read, and
+        between awaits the state is whole: each record's writes land in one synchronous step."""
+        if not self.lock.locked():
+            self._sync_index()
+        return generate_latest(self.registry)
 
     # ---- per record ------------------------------------------------------------------------
 
-    async def _route(
-        self, topic: Any, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None:
-        """Send now; handle() awaits the acknowledgement before the batch's state reaches the
-        changelog and its offsets are committed, so a crash re-sends, never loses."""
-        # force=True: send now, not attached to the event's commit (which would wait on us).
-        fut: Awaitable[Any] = await topic.send(key=key, value=value, headers=headers, force=True)
-        self._emitted.append(fut)
+    async def _route(self, topic: str, msg: Any, meta: dict[str, str]) -> None:
+        """A copy of the source record to the DLQ or late topic, sent now; handle() awaits the
+        acknowledgement before the batch's state reaches the changelog and its offsets are
+        committed, so a crash re-sends, never loses."""
+        record = side_record(msg.key, msg.value, meta, self.settings.dlq_max_record_bytes)
+        try:
+            fut = await self._send_side(topic, record)
+        except ProducerSendError as exc:
+            if not isinstance(exc.__cause__, _TOO_LARGE):
+                raise
+            fut = await self._send_side(topic, metadata_only(record))
+        self._side.append((topic, record, fut))
+
+    async def _send_side(self, topic: str, record: SideRecord) -> Awaitable[Any]:
+        fut: Awaitable[Any] = await self.app.producer.send(
+            topic, record.key, record.value, partition=None, timestamp=None, headers=record.headers
+        )
+        return fut
+
+    async def _await_side(self) -> None:
+        side, self._side = self._side, []
+        for topic, record, fut in side:
+            try:
+                await fut
+            except _TOO_LARGE:
+                # The topic takes less than ISALES_DLQ_MAX_RECORD_BYTES (its max.message.bytes
+                # was set lower): keep provenance and reason rather than stall on the record.
+                log.warning(
+                    "%s refused a %d-byte copy as too large; sent its metadata only",
+                    topic,
+                    len(record.value or b"") + len(record.key or b""),
+                )
+                await (await self._send_side(topic, metadata_only(record)))
 
     async def _produce(self, topic: str, key: bytes, value: bytes) -> Awaitable[Any]:
         """KPI records straight to the producer: Faust's topic.send costs ~1.4 ms a record,
@@ -335,6 +484,7 @@ class Service:
             emitted, self._emitted = self._emitted, []
             for fut in emitted:
                 await fut
+            await self._await_side()
             # Before the batch is acknowledged, its state writes must be with the producer.
             self.engine.flush()
             await self.table_store.drain()
@@ -419,7 +569,7 @@ class Service:
                     "dlq.reason": decided.rejected.reason,
                 }
             )
-            await self._route(self.dlq_topic, msg.key, msg.value, _headers(meta))
+            await self._route(self.settings.dlq_topic, msg, meta)
         else:
             # Downstream records must be acknowledged before the state that remembers them
             # reaches the changelog (handle() awaits them before draining it): a crash in
@@ -429,7 +579,7 @@ class Service:
             if plan.late_specs:
                 meta = self._source_meta(msg)
                 meta["late.windows"] = ",".join(plan.late_specs)
-                await self._route(self.late_topic, msg.key, msg.value, _headers(meta))
+                await self._route(self.settings.late_topic, msg, meta)
         self.engine.commit(plan)
 
     def _source_meta(self, msg: Any) -> dict[str, str]:
@@ -518,6 +668,8 @@ class Service:
 
     async def tick(self) -> None:
         s = self.settings
+        self.log_storm.tick()
+        self.stalled_partitions()  # keeps the progress marks fresh between probes
         async with self.lock:
             owned = self._sync_index()
             if not owned and not self.ready():

@@ -29,7 +29,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     settings = _settings()
     service = Service(settings, pipeline=args.pipeline)
-    worker = Worker(service.app, loglevel=settings.log_level.upper(), quiet=True)
+    worker = Worker(service, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()
     return 0
 
@@ -39,7 +39,7 @@ def cmd_kafka(args: argparse.Namespace) -> int:
     if args.action == "fetch":
         print(kafka_local.fetch(quiet=False))
     elif args.action == "start":
-        print(broker.start(port=args.port))
+        print(broker.start(port=args.port, fresh=args.fresh))
     elif args.action == "stop":
         print("stopped" if broker.stop() else "not running")
     elif args.action == "status":
@@ -138,7 +138,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     """Local broker + worker + live demo traffic, until Ctrl-C."""
     broker = kafka_local.LocalKafka(kafka_local.default_home())
     print("starting Kafka (the first run fetches the broker jars with Maven) ...", flush=True)
-    bootstrap = broker.start(port=args.kafka_port)
+    bootstrap = broker.start(port=args.kafka_port, fresh=args.fresh)
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
     example_targets = Path(__file__).resolve().parent.parent / "deploy" / "targets.yml"
     if "ISALES_TARGETS_FILE" not in os.environ and example_targets.exists():
@@ -211,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     kafka.add_argument("action", choices=["fetch", "start", "stop", "status"])
     kafka.add_argument("--port", type=int, default=None, help="broker port (default: a free one)")
     kafka.add_argument("--dir", default=None, help="state folder (default: the user cache)")
+    kafka.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start: wipe the folder's cluster first (default: restart it with its data)",
+    )
 
     sub.add_parser("topics", help="create the service's topics if missing")
 
@@ -234,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--rate", type=float, default=20.0)
     up.add_argument("--kafka-port", type=int, default=None)
     up.add_argument("--keep-kafka", action="store_true")
+    up.add_argument(
+        "--fresh", action="store_true", help="wipe the local broker's data first (a new cluster)"
+    )
 
     args = parser.parse_args(argv)
     handlers = {

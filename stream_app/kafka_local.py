@@ -156,18 +156,56 @@ class LocalKafka:
     def running(self) -> bool:
         return self.pid() is not None
 
-    def start(self, port: int | None = None, timeout: float = 120.0) -> str:
+    @property
+    def config_file(self) -> Path:
+        return self.home / "server.properties"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    def formatted(self) -> bool:
+        """Whether the folder holds a cluster already (KRaft storage is formatted once)."""
+        return (self.data_dir / "meta.properties").exists() and self.config_file.exists()
+
+    def _saved_ports(self) -> tuple[int, int] | None:
+        if not self.config_file.exists():
+            return None
+        props = dict(
+            line.split("=", 1) for line in self.config_file.read_text().splitlines() if "=" in line
+        )
+        try:
+            listeners = dict(
+                part.split("://", 1) for part in props.get("listeners", "").split(",") if part
+            )
+            broker = int(listeners["PLAINTEXT"].rsplit(":", 1)[1])
+            controller = int(listeners["CONTROLLER"].rsplit(":", 1)[1])
+        except (KeyError, ValueError, IndexError):
+            return None
+        return broker, controller
+
+    def start(self, port: int | None = None, timeout: float = 120.0, fresh: bool = False) -> str:
+        """Start the broker of this folder. An existing cluster restarts with its topics and
+        data, on its previous port unless another is asked for or that one is taken;
+        `fresh` wipes the folder's cluster first."""
         if self.running():
-            bootstrap = self.bootstrap()
-            assert bootstrap is not None
-            return bootstrap
+            if fresh:
+                self.stop()
+            else:
+                bootstrap = self.bootstrap()
+                assert bootstrap is not None
+                return bootstrap
         libs = fetch()
         self.home.mkdir(parents=True, exist_ok=True)
-        data = self.home / "data"
-        shutil.rmtree(data, ignore_errors=True)
+        data = self.data_dir
+        if fresh or not self.formatted():
+            shutil.rmtree(data, ignore_errors=True)
+        saved = self._saved_ports() if data.exists() else None
+        if port is None and saved is not None and not _port_open(saved[0]):
+            port = saved[0]
         port = port or free_port()
-        controller = free_port()
-        config = self.home / "server.properties"
+        controller = saved[1] if saved is not None and not _port_open(saved[1]) else free_port()
+        config = self.config_file
         config.write_text(
             "\n".join(
                 [
@@ -193,21 +231,22 @@ class LocalKafka:
         (self.home / "log4j2.properties").write_text(_LOG4J)
         java = java_bin()
         classpath = f"{libs}/*"
-        subprocess.run(
-            [
-                java,
-                "-cp",
-                classpath,
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                str(uuid.uuid4()).replace("-", "")[:22],
-                "-c",
-                str(config),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        if not (data / "meta.properties").exists():
+            subprocess.run(
+                [
+                    java,
+                    "-cp",
+                    classpath,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    str(uuid.uuid4()).replace("-", "")[:22],
+                    "-c",
+                    str(config),
+                ],
+                check=True,
+                capture_output=True,
+            )
         log = self.log_file.open("ab")
         proc = subprocess.Popen(
             [
@@ -239,6 +278,20 @@ class LocalKafka:
             time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"Kafka did not accept connections in {timeout}s; see {self.log_file}")
+
+    def kill(self) -> bool:
+        """SIGKILL, for fault tests: the broker gets no chance to flush or deregister."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.pid() is not None:
+            time.sleep(0.1)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        self.pid_file.unlink(missing_ok=True)
+        return True
 
     def stop(self, timeout: float = 30.0) -> bool:
         pid = self.pid()

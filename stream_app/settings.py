@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from schemas.common import DEFAULT_TIMESTAMP_YEARS, time_range_ms
 from stream_app.windows import WindowSpec, parse_window_spec
 
+DLQ_HEADROOM_BYTES = 16_384
+"""Provenance headers and record-batch framing on top of a DLQ copy's key and value."""
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ISALES_", frozen=True, extra="ignore")
@@ -65,6 +68,14 @@ class Settings(BaseSettings):
     # Input hygiene
     max_payload_bytes: int = Field(default=65_536, gt=0)
     max_future_skew_seconds: float = Field(default=300.0, ge=0)
+    dlq_max_record_bytes: int = Field(
+        default=1_000_000,
+        ge=1024,
+        description="DLQ copies above this are cut to it (headers say so and give the sizes).",
+    )
+    producer_max_request_bytes: int = Field(
+        default=2_097_152, ge=1024, description="Producer's max.request.size."
+    )
     timestamp_min_year: int = Field(
         default=DEFAULT_TIMESTAMP_YEARS[0], ge=1971, description="Older timestamps are refused."
     )
@@ -110,6 +121,13 @@ class Settings(BaseSettings):
     email_metrics_port: int = Field(default=9109, ge=1, le=65535)
     crm_attribution_metrics_port: int = Field(default=9110, ge=1, le=65535)
     crm_metrics_port: int = Field(default=9111, ge=1, le=65535)
+    metrics_auth_token: SecretStr | None = Field(
+        default=None, description="If set, /metrics wants 'Authorization: Bearer <token>'."
+    )
+    metrics_basic_auth_user: str | None = Field(
+        default=None, description="With the password: /metrics wants HTTP basic credentials."
+    )
+    metrics_basic_auth_password: SecretStr | None = None
     label_cap_rep: int = Field(default=500, ge=1)
     label_cap_team: int = Field(default=50, ge=1)
     label_cap_campaign: int = Field(default=200, ge=1)
@@ -119,6 +137,24 @@ class Settings(BaseSettings):
     label_cap_currency: int = Field(default=20, ge=1)
 
     log_level: str = "info"
+    outage_log_interval_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="'Kafka still unreachable' (and repeats) at most this often.",
+    )
+    stall_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="/readyz: not ready once a partition with records waiting is stuck this long.",
+    )
+    cluster_check_interval_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often the worker checks the topic holds its data.",
+    )
+    shutdown_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="After SIGTERM/SIGINT the process ends within this."
+    )
 
     @field_validator("windows", "crm_segment_by", "crm_required_fields", mode="before")
     @classmethod
@@ -163,9 +199,18 @@ class Settings(BaseSettings):
         return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
 
     @model_validator(mode="after")
-    def _check_years(self) -> Settings:
+    def _check_limits(self) -> Settings:
         if self.timestamp_min_year > self.timestamp_max_year:
             raise ValueError("ISALES_TIMESTAMP_MIN_YEAR is after ISALES_TIMESTAMP_MAX_YEAR")
+        if (self.metrics_basic_auth_user is None) != (self.metrics_basic_auth_password is None):
+            raise ValueError(
+                "ISALES_METRICS_BASIC_AUTH_USER and _PASSWORD are set together or not at all"
+            )
+        if self.producer_max_request_bytes < self.dlq_max_record_bytes + DLQ_HEADROOM_BYTES:
+            raise ValueError(
+                "ISALES_PRODUCER_MAX_REQUEST_BYTES must exceed ISALES_DLQ_MAX_RECORD_BYTES by "
+                f"{DLQ_HEADROOM_BYTES} (headers and batch overhead)"
+            )
         return self
 
     @property

@@ -9,7 +9,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from stream_app.kafka_config import aiokafka_options
-from stream_app.settings import Settings
+from stream_app.settings import DLQ_HEADROOM_BYTES, Settings
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,9 @@ def topic_specs(s: Settings) -> list[NewTopic]:
         "retention.ms": str(int(s.kpi_topic_retention_hours * 3_600_000)),
     }
     plain = {"retention.ms": str(7 * 86_400_000)}
+    # A DLQ or late copy is the source record (up to the broker's ~1 MB, or cut to
+    # ISALES_DLQ_MAX_RECORD_BYTES) plus provenance headers: make room for exactly that.
+    side = {**plain, "max.message.bytes": str(s.dlq_max_record_bytes + DLQ_HEADROOM_BYTES)}
     n, rf = s.partitions, s.replication_factor
     kpi_topics = [
         s.kpi_calls_topic,
@@ -30,11 +33,12 @@ def topic_specs(s: Settings) -> list[NewTopic]:
         s.kpi_outcomes_topic,
         s.kpi_pacing_topic,
     ]
-    plain_topics = [s.dlq_topic, s.late_topic, s.crm_attributed_topic]
+    side_topics = [s.dlq_topic, s.late_topic]
     return [
         *(NewTopic(t, n, rf) for t in (s.calls_topic, s.email_topic, s.crm_topic)),
         *(NewTopic(t, n, rf, topic_configs=kpi_config) for t in kpi_topics),
-        *(NewTopic(t, n, rf, topic_configs=plain) for t in plain_topics),
+        NewTopic(s.crm_attributed_topic, n, rf, topic_configs=plain),
+        *(NewTopic(t, n, rf, topic_configs=side) for t in side_topics),
     ]
 
 

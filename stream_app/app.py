@@ -235,7 +235,7 @@ class Service:
         self.registry.register(SequencerCollector(self.sequencer, METRIC_PREFIX, self.source_name))
         self._indexed: set[int] | None = None
         self._last_sweep = time.monotonic()
-        guard = LabelGuard(
+        guard = self.guard = LabelGuard(
             {
                 "rep": s.label_cap_rep,
                 "team": s.label_cap_team,
@@ -431,6 +431,7 @@ class Service:
         between awaits the state is whole: each record's writes land in one synchronous step."""
         if not self.lock.locked():
             self._sync_index()
+        self.guard.new_scrape()
         return generate_latest(self.registry)
 
     # ---- per record ------------------------------------------------------------------------

@@ -19,9 +19,16 @@ if TYPE_CHECKING:
 
 
 def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from stream_app.config_errors import describe
     from stream_app.settings import Settings
 
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        print(f"stream-app: {describe(exc)}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -244,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     args = parser.parse_args(argv)
+    from aiokafka.errors import KafkaConnectionError
+
     handlers = {
         "worker": cmd_worker,
         "kafka": cmd_kafka,
@@ -252,7 +261,14 @@ def main(argv: list[str] | None = None) -> int:
         "schemas": cmd_schemas,
         "up": cmd_up,
     }
-    return handlers[args.command](args)
+    try:
+        return handlers[args.command](args)
+    except KafkaConnectionError as exc:
+        servers = os.environ.get("ISALES_KAFKA_BOOTSTRAP_SERVERS") or os.environ.get(
+            "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"
+        )
+        print(f"stream-app: cannot reach Kafka at {servers}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from prometheus_client.core import (
 from schemas.crm import UNATTRIBUTED
 from stream_app.crm_kpis import COUNTED, STATUSES, rates, split, totals_of
 from stream_app.families.crm import TTC_BUCKETS
-from stream_app.metrics import StateCollector, shown_windows
+from stream_app.metrics import Candidates, StateCollector, group_first, rank_into, shown_windows
 
 HELP = {
     "handoffs": "Leads handed to field sales (opportunities created), by handoff time.",
@@ -27,6 +27,26 @@ HELP = {
 
 
 class CrmCollector(StateCollector):
+    def label_candidates(self, parts: set[int]) -> Candidates:
+        ranks: Candidates = {"rep": {}, "team": {}, "segment": {}, "currency": {}, "field": {}}
+        for _, totals in self.engine.values("t/", parts):
+            first = group_first(totals)
+            figures = split(totals["c"])
+            for currency in figures["unattributed_amount"]:
+                rank_into(ranks["currency"], currency, first)
+            if totals["g"] == UNATTRIBUTED:
+                continue
+            rank_into(ranks["rep"], totals["g"], first)
+            rank_into(ranks["team"], totals.get("team", ""), first)
+            for label, figure in (
+                ("segment", "by_segment"),
+                ("currency", "amounts"),
+                ("field", "discovery"),
+            ):
+                for value in figures[figure]:
+                    rank_into(ranks[label], value, first)
+        return ranks
+
     def collect(self) -> Iterator[Any]:
         parts = self.owned()
         yield from self._crm_totals(parts)

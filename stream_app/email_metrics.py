@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from stream_app.email_kpis import WINDOW_COUNTS, ab, by_dimension, rates
 from stream_app.engine import Value
 from stream_app.families.email import METRICS
-from stream_app.metrics import StateCollector, shown_windows
+from stream_app.metrics import Candidates, StateCollector, group_first, rank_into, shown_windows
 
 GUARDED = {"variant": "variant", "segment": "segment", "team": "team"}
 RATE_HELP = {
@@ -34,6 +34,17 @@ class EmailCollector(StateCollector):
         self.alpha = alpha
         self.min_n = min_n
         self.idle_ms = idle_ms
+
+    def label_candidates(self, parts: set[int]) -> Candidates:
+        ranks: Candidates = {"campaign": {}, "variant": {}, "segment": {}, "team": {}}
+        for campaign, totals in self._live(parts).items():
+            first = group_first(totals)
+            rank_into(ranks["campaign"], campaign, first)
+            for dimension, value in by_dimension(totals["c"]):
+                label = GUARDED.get(dimension)
+                if label is not None:
+                    rank_into(ranks[label], value, first)
+        return ranks
 
     def collect(self) -> Iterator[Any]:
         parts = self.owned()

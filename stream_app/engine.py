@@ -284,8 +284,12 @@ class Engine(Generic[E]):
                 # `last`: the newest event time that changed the group, so metrics can retire
                 # groups gone quiet (an email campaign) while the KPI topic keeps them.
                 last_ms = max(occurred, totals.get("last", occurred)) if totals else occurred
+                # `first`: the event time that created the group, fixed from then on; label
+                # admission ranks groups by it, so the same state admits the same labels
+                # before and after a restart (records older than the field rank first).
+                first_ms = totals.get("first", 0) if totals else occurred
                 value = {"p": partition, "g": group, **labels, "o": offset, "c": counts}
-                writes.append((tkey, {**value, "last": last_ms}))
+                writes.append((tkey, {**value, "first": first_ms, "last": last_ms}))
         seen = [*(est["seen"] if est else []), fam.event_id(event)][-SEEN_CAP:]
         effs = [*(est["effs"] if est else []), [offset, sorted(late)]][-SEEN_CAP:]
         last = max(occurred, est["last"]) if est else occurred

@@ -36,29 +36,53 @@ DLQ_REASONS = (
 )
 
 
-OVERFLOW_MEMORY = 100_000
+Candidates = dict[str, dict[str, int]]
+"""label -> {value: rank}: every value a label could show now, with the event time it was
+first seen (lower ranks are admitted first)."""
 
 
 class LabelGuard:
     """Caps how many distinct values a label may take; the rest are folded into `other`.
 
-    Admission is first come, first served in this process; past the cap the fix is to raise
-    the cap (ISALES_LABEL_CAP_*), which `..._label_overflow_total` tells you to do."""
+    Admission is a function of the state, recomputed at every scrape: the `cap` values first
+    seen (by the event time that created them, then by name) keep their own series. The same
+    state admits the same values, so a restart, a rebalance or a replay keeps every admitted
+    rep's series; a first-come set held in memory reshuffled on every restart. Past the cap the
+    fix is to raise it (ISALES_LABEL_CAP_*), which `..._label_overflow_total` tells you to do."""
 
     def __init__(self, caps: dict[str, int]) -> None:
         self.caps = caps
-        self.admitted: dict[str, set[str]] = defaultdict(set)
-        self.folded: dict[str, set[str]] = defaultdict(set)
+        self.candidates: Callable[[], Candidates] = dict
+        self.admitted: dict[str, set[str]] = {}
+        self.folded: dict[str, int] = dict.fromkeys(caps, 0)
+        self.unranked: dict[str, set[str]] = {}
+        self._fresh = False
+
+    def new_scrape(self) -> None:
+        """Call before each scrape: admission follows the state as it is now."""
+        self._fresh = False
+
+    def _admit(self) -> None:
+        self._fresh = True
+        self.admitted = {}
+        for label, ranks in self.candidates().items():
+            order = sorted(ranks, key=lambda value: (ranks[value], value))
+            cap = self.caps[label]
+            self.admitted[label] = set(order[:cap])
+            self.folded[label] = max(len(order) - cap, 0)
 
     def __call__(self, label: str, value: str) -> str:
-        admitted = self.admitted[label]
-        if value in admitted:
+        if not self._fresh:
+            self._admit()
+        admitted = self.admitted.get(label)
+        if admitted is not None:
+            return value if value in admitted else OTHER
+        # A label no candidate list announced (a collector's omission): first come, held in
+        # memory, still capped, so it can never grow without bound.
+        seen = self.unranked.setdefault(label, set())
+        if value in seen or len(seen) < self.caps[label]:
+            seen.add(value)
             return value
-        if len(admitted) < self.caps[label]:
-            admitted.add(value)
-            return value
-        if len(self.folded[label]) < OVERFLOW_MEMORY:
-            self.folded[label].add(value)
         return OTHER
 
     def collect(self, prefix: str) -> CounterMetricFamily:
@@ -68,8 +92,19 @@ class LabelGuard:
             labels=["label"],
         )
         for label in sorted(self.caps):
-            family.add_metric([label], len(self.folded[label]))
+            family.add_metric([label], self.folded.get(label, 0))
         return family
+
+
+def rank_into(ranks: dict[str, int], value: str, first_ms: int) -> None:
+    """Keep the earliest time a label value was seen."""
+    known = ranks.get(value)
+    if known is None or first_ms < known:
+        ranks[value] = first_ms
+
+
+def group_first(value: Value) -> int:
+    return int(value.get("first", 0))
 
 
 def shown_windows(engine: Engine[Any], parts: set[int]) -> dict[tuple[int, str, int], str]:
@@ -109,6 +144,19 @@ class StateCollector(Collector):
         self.highwater = highwater
         self.guard = guard
         self.clock = clock
+        guard.candidates = lambda: self.label_candidates(self.owned())
+
+    def label_candidates(self, parts: set[int]) -> Candidates:
+        """Every rep and team the exported series could carry, ranked by first sight."""
+        if not self.family.metrics:
+            return {}
+        reps: dict[str, int] = {}
+        teams: dict[str, int] = {}
+        for _, value in self.engine.values("t/", parts):
+            first = group_first(value)
+            rank_into(reps, value["g"], first)
+            rank_into(teams, value.get("team", ""), first)
+        return {"rep": reps, "team": teams}
 
     def describe(self) -> Iterable[Any]:
         return []  # collected lazily; names depend on the family
@@ -118,8 +166,9 @@ class StateCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         parts = self.owned()
-        yield from self._totals(parts)
-        yield from self._windows(parts)
+        if self.family.metrics:
+            yield from self._totals(parts)
+            yield from self._windows(parts)
         yield from self._pipeline(parts)
         yield self.guard.collect(self.pipeline_prefix)
 

@@ -80,3 +80,46 @@ def test_stop_never_kills_a_process_it_did_not_start(tmp_path: Path) -> None:
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def _topics(bootstrap: str) -> set[str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def run() -> set[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            return set(await admin.list_topics())
+        finally:
+            await admin.close()
+
+    return asyncio.run(run())
+
+
+def test_start_again_keeps_the_cluster_and_fresh_wipes_it(tmp_path: Path) -> None:
+    broker = LocalKafka(tmp_path / "broker")
+    first = broker.start()
+    try:
+        assert asyncio.run(_round_trip(first)) == b"hello"
+        broker.stop()
+        again = broker.start()
+        assert again == first, "same folder, same port"
+        assert "launcher-check" in _topics(again)
+        assert asyncio.run(_read_first(again)) == b"hello", "and the same records"
+        wiped = broker.start(fresh=True)
+        assert "launcher-check" not in _topics(wiped)
+    finally:
+        broker.stop()
+
+
+async def _read_first(bootstrap: str) -> bytes | None:
+    consumer = AIOKafkaConsumer(
+        "launcher-check", bootstrap_servers=bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        message = await asyncio.wait_for(consumer.getone(), 30)
+        value: bytes | None = message.value
+        return value
+    finally:
+        await consumer.stop()

@@ -24,7 +24,7 @@ from stream_app.cluster_watch import ClusterWatch
 from stream_app.crm_metrics import CrmCollector
 from stream_app.dead_letter import SideRecord, metadata_only, side_record
 from stream_app.email_metrics import EmailCollector
-from stream_app.engine import Engine, Value, partition_key
+from stream_app.engine import Engine
 from stream_app.family import Family
 from stream_app.health import StallWatch
 from stream_app.ingest import decide
@@ -41,6 +41,7 @@ from stream_app.pacing import PacingCollector, RepDay, pace, pacing_key, pacing_
 from stream_app.pipelines import Pipeline, spec_for
 from stream_app.sequence import OffsetSequencer
 from stream_app.settings import Settings
+from stream_app.store import Value
 from stream_app.targets import TargetsStore
 from stream_app.topics import ensure_topics
 from stream_app.web_auth import authorized, challenge
@@ -316,8 +317,7 @@ class Service:
         return None if hw is None else int(hw)
 
     def _applied_next(self, partition: int) -> int:
-        pst = self.engine.store.get(partition_key(partition))
-        return 0 if pst is None else int(pst["o"]) + 1
+        return self.engine.next_offset(partition) or 0
 
     def _caught_up(self, partition: int) -> bool:
         hw = self._highwater(partition)
@@ -327,9 +327,9 @@ class Service:
         """Next offset per source partition this process holds state for."""
         out = {}
         for part in range(self.settings.partitions):
-            pst = self.engine.store.get(partition_key(part))
-            if pst is not None:
-                out[part] = int(pst["o"]) + 1
+            nxt = self.engine.next_offset(part)
+            if nxt is not None:
+                out[part] = nxt
         return out
 
     def stalled_partitions(self) -> list[int]:
@@ -491,9 +491,9 @@ class Service:
             await self.table_store.drain()
 
     async def _next_offset(self, partition: int) -> int:
-        pst = self.engine.store.get(f"p/{partition}")
-        if pst is not None:
-            return int(pst["o"]) + 1
+        nxt = self.engine.next_offset(partition)
+        if nxt is not None:
+            return nxt
         if partition not in self._beginning:
             # One request for every owned partition: each call costs ~1.5 s on Faust's
             # consumer thread, and the state lock (and so /metrics) waits on it.
@@ -520,15 +520,14 @@ class Service:
     async def _catch_up_idle(self, owned: set[int]) -> None:
         """A commit past the state with nothing new behind it delivers no record to notice
         the gap by; so a partition that has been quiet checks the consumer's position."""
-        now = self.clock.now_ms()
         for part in sorted(owned):
-            if now - self.engine.last_event_wall_ms.setdefault(part, now) < IDLE_CHECK_MS:
+            if self.engine.quiet_ms(part) < IDLE_CHECK_MS:
                 continue
             expected = await self._next_offset(part)
             position = await self.app.consumer.position(faust.types.TP(self.source_name, part))
             if position is not None and position > expected:
                 self.sequencer.rewinds += 1
-                self.engine.last_event_wall_ms[part] = now
+                self.engine.touch(part)
                 await self._rewind(part, expected, int(position))
 
     async def _in_sequence(self, msg: Any) -> bool:
@@ -649,7 +648,7 @@ class Service:
         start = window_for(now_ms, self._day_spec, self.settings.business_timezone).start_ms
         days = []
         for _, totals in self.engine.values("t/", self.owned_partitions()):
-            window = self.engine.store.get(f"w/{totals['g']}/{self._day_spec.name}/{start}")
+            window = self.engine.window(totals["g"], self._day_spec.name, start)
             counts = {} if window is None else window["c"]
             days.append(RepDay(totals["g"], totals.get("team", ""), counts))
         return days

@@ -14,9 +14,9 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily
 
 from stream_app.email_kpis import WINDOW_COUNTS, ab, by_dimension, rates
-from stream_app.engine import Value
 from stream_app.families.email import METRICS
 from stream_app.metrics import Candidates, StateCollector, group_first, rank_into, shown_windows
+from stream_app.store import Value
 
 GUARDED = {"variant": "variant", "segment": "segment", "team": "team"}
 RATE_HELP = {

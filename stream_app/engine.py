@@ -15,128 +15,33 @@ table in the worker). Exactness after a crash rests on two facts:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel
 
 from stream_app.clock import Clock
 from stream_app.family import Emit, Facts, Family, State
+from stream_app.store import (
+    PartitionValue,
+    StateStore,
+    TotalsValue,
+    Value,
+    WindowValue,
+    WriteBack,
+    entity_key,
+    new_partition_state,
+    partition_key,
+    totals_key,
+    window_key,
+)
 from stream_app.windows import WindowSpec, is_closed, window_for
 
 E = TypeVar("E", bound=BaseModel)
-Value = dict[str, Any]
 
 SEEN_CAP = 64
 """Event ids remembered per entity; merging is idempotent, so this only bounds memory."""
-
-
-class StateStore(Protocol):
-    def get(self, key: str) -> Value | None: ...
-
-    def put(self, key: str, value: Value, partition: int) -> None: ...
-
-    def delete(self, key: str, partition: int) -> None: ...
-
-    def items(self) -> Iterable[tuple[str, Value]]: ...
-
-
-_FLUSH_RANK = {"w": 0, "t": 0, "e": 1, "p": 2}
-
-
-class WriteBack:
-    """Buffers writes and flushes each key once, in the order replay depends on.
-
-    One changelog write per touched key per flush, instead of several per event, is most of
-    the worker's throughput; the order (windows, totals, entities, partition records) is what
-    keeps a crash in the middle of a flush exact."""
-
-    def __init__(self, durable: StateStore, max_pending: int = 5_000) -> None:
-        self.durable = durable
-        self.max_pending = max_pending
-        self.pending: dict[str, tuple[Value | None, int]] = {}
-
-    def get(self, key: str) -> Value | None:
-        if key in self.pending:
-            return self.pending[key][0]
-        return self.durable.get(key)
-
-    def put(self, key: str, value: Value, partition: int) -> None:
-        self.pending[key] = (value, partition)
-
-    def delete(self, key: str, partition: int) -> None:
-        self.pending[key] = (None, partition)
-
-    def items(self) -> Iterable[tuple[str, Value]]:
-        self.flush()
-        return self.durable.items()
-
-    def flush(self) -> int:
-        pending, self.pending = self.pending, {}
-        for key in sorted(pending, key=lambda k: _FLUSH_RANK[k[0]]):
-            value, partition = pending[key]
-            if value is None:
-                self.durable.delete(key, partition)
-            else:
-                self.durable.put(key, value, partition)
-        return len(pending)
-
-    def maybe_flush(self) -> None:
-        if len(self.pending) >= self.max_pending:
-            self.flush()
-
-
-class DictStore:
-    """The store for unit tests; also records writes so tests can simulate a crash mid-event."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Value] = {}
-        self.log: list[tuple[str, Value | None, int]] = []
-
-    def get(self, key: str) -> Value | None:
-        return self.data.get(key)
-
-    def put(self, key: str, value: Value, partition: int) -> None:
-        self.data[key] = value
-        self.log.append((key, value, partition))
-
-    def delete(self, key: str, partition: int) -> None:
-        self.data.pop(key, None)
-        self.log.append((key, None, partition))
-
-    def items(self) -> Iterable[tuple[str, Value]]:
-        return list(self.data.items())
-
-
-def partition_key(partition: int) -> str:
-    return f"p/{partition}"
-
-
-def entity_key(group: str, entity: str) -> str:
-    return f"e/{group}/{entity}"
-
-
-def window_key(group: str, spec: str, start_ms: int) -> str:
-    return f"w/{group}/{spec}/{start_ms}"
-
-
-def totals_key(group: str) -> str:
-    return f"t/{group}"
-
-
-def new_partition_state(partition: int) -> Value:
-    return {
-        "o": -1,
-        "p": partition,
-        "wm": None,
-        "applied": 0,
-        "dup": 0,
-        "late": 0,
-        "late_w": {},
-        "dlq": {},
-        "last_ms": None,
-    }
 
 
 Kind = Literal["applied", "duplicate", "replayed", "rejected"]
@@ -188,7 +93,6 @@ class Engine(Generic[E]):
         dedupe_retention_ms: int,
     ) -> None:
         self.family = family
-        self.durable = store
         self.store = WriteBack(store)
         self.clock = clock
         self.specs = specs
@@ -202,6 +106,33 @@ class Engine(Generic[E]):
         self.dirty: set[str] = set()
         self.dirty_totals: set[str] = set()
         self.last_event_wall_ms: dict[int, int] = {}
+        """Wall clock of the last record handled per partition: idle detection."""
+
+    # ---- reading state ---------------------------------------------------------------------
+
+    def partition_state(self, partition: int) -> PartitionValue | None:
+        return cast(PartitionValue | None, self.store.get(partition_key(partition)))
+
+    def next_offset(self, partition: int) -> int | None:
+        """The next source offset the partition's state has not applied (None: no state)."""
+        pst = self.partition_state(partition)
+        return None if pst is None else pst["o"] + 1
+
+    def window(self, group: str, spec: str, start_ms: int) -> WindowValue | None:
+        return cast(WindowValue | None, self.store.get(window_key(group, spec, start_ms)))
+
+    def totals(self, group: str) -> TotalsValue | None:
+        return cast(TotalsValue | None, self.store.get(totals_key(group)))
+
+    def quiet_ms(self, partition: int) -> int:
+        """How long the partition has handled no record (by the wall clock; 0 when first
+        asked about, which starts the count)."""
+        now = self.clock.now_ms()
+        return now - self.last_event_wall_ms.setdefault(partition, now)
+
+    def touch(self, partition: int) -> None:
+        """Count the partition as active now (a seek back is activity too)."""
+        self.last_event_wall_ms[partition] = self.clock.now_ms()
 
     # ---- processing one record -------------------------------------------------------------
 
@@ -338,7 +269,7 @@ class Engine(Generic[E]):
                 self.index.setdefault(plan.partition, set()).add(key)
             if key.startswith("t/"):
                 self.dirty_totals.add(key)
-        self.last_event_wall_ms[plan.partition] = self.clock.now_ms()
+        self.touch(plan.partition)
         self.store.maybe_flush()
 
     def flush(self) -> int:
@@ -348,7 +279,7 @@ class Engine(Generic[E]):
     # ---- windows over time -----------------------------------------------------------------
 
     def watermark(self, partition: int) -> int | None:
-        pst = self.store.get(partition_key(partition))
+        pst = self.partition_state(partition)
         return None if pst is None else pst["wm"]
 
     def effective_watermark(self, partition: int, caught_up: bool, idle_ms: int) -> int | None:
@@ -356,8 +287,7 @@ class Engine(Generic[E]):
         without it the last windows of a quiet partition would never close."""
         wm = self.watermark(partition)
         now = self.clock.now_ms()
-        last = self.last_event_wall_ms.setdefault(partition, now)
-        if caught_up and now - last >= idle_ms:
+        if caught_up and self.quiet_ms(partition) >= idle_ms:
             idle_wm = now - idle_ms
             return idle_wm if wm is None else max(wm, idle_wm)
         return wm

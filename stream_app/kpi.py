@@ -8,8 +8,8 @@ import orjson
 
 from schemas.common import from_ms
 from schemas.kpi import KPI_SCHEMA_VERSION
-from stream_app.engine import Value
 from stream_app.family import Family, derive
+from stream_app.store import Value
 
 
 def kpi_key(family_name: str, value: Value) -> bytes:

@@ -15,8 +15,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from stream_app.clock import Clock
-from stream_app.engine import Engine, Value
+from stream_app.engine import Engine
 from stream_app.family import derive
+from stream_app.store import Value
 from stream_app.windows import previous_window, window_for
 
 OTHER = "other"
@@ -273,7 +274,7 @@ class StateCollector(Collector):
         dlq_by: dict[str, int] = dict.fromkeys(DLQ_REASONS, 0)
         now = self.clock.now_ms()
         for part in sorted(parts):
-            pst = self.engine.store.get(f"p/{part}")
+            pst = self.engine.partition_state(part)
             offset = -1 if pst is None else pst["o"]
             hw = self.highwater(part)
             if hw is not None:

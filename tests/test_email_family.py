@@ -147,8 +147,9 @@ def _collector_text(clock_ms: int, caps: int, campaigns: list[str]) -> str:
 
     from stream_app.clock import FakeClock
     from stream_app.email_metrics import EmailCollector
-    from stream_app.engine import DictStore, Engine
+    from stream_app.engine import Engine
     from stream_app.metrics import LabelGuard
+    from stream_app.store import DictStore
     from stream_app.windows import parse_window_spec
 
     engine: Engine[Any] = Engine(

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from stream_app.clock import FakeClock
-from stream_app.engine import DictStore, Engine, Plan
+from stream_app.engine import Engine, Plan
 from stream_app.families.calls import CallsFamily
+from stream_app.store import DictStore
 from stream_app.windows import parse_window_spec
 from tests.factories import T0, connected_call, event
 
@@ -72,10 +73,10 @@ def test_replayed_offsets_change_nothing() -> None:
     engine = make()
     events = connected_call()
     feed(engine, events)
-    before = {k: dict(v) for k, v in engine.durable.data.items()}  # type: ignore[attr-defined]
+    before = {k: dict(v) for k, v in engine.store.durable.data.items()}  # type: ignore[attr-defined]
     plans = feed(engine, events)
     assert {p.kind for p in plans} == {"replayed"}
-    assert engine.durable.data == before  # type: ignore[attr-defined]
+    assert engine.store.durable.data == before  # type: ignore[attr-defined]
 
 
 def test_late_within_grace_corrects_beyond_grace_is_refused_and_counted() -> None:
@@ -140,7 +141,7 @@ def test_retention_deletes_closed_windows_and_old_entities_only() -> None:
     )
     engine.sweep({0})
     engine.flush()
-    keys = set(engine.durable.data)  # type: ignore[attr-defined]
+    keys = set(engine.store.durable.data)  # type: ignore[attr-defined]
     assert f"w/rep-01/1m/{T0}" not in keys, "closed, past retention"
     assert "e/rep-01/c1" not in keys, "past the dedupe horizon"
     assert "e/rep-01/later" in keys and "t/rep-01" in keys and "p/0" in keys
@@ -181,7 +182,7 @@ def test_a_crash_after_any_write_then_replay_gives_the_uninterrupted_state(
     events = _scenario(seed)
     reference = make()
     feed(reference, events, flush_every=flush_every)  # the changelog sees flushed batches
-    log: list[tuple[str, Any, int]] = reference.durable.log  # type: ignore[attr-defined]
+    log: list[tuple[str, Any, int]] = reference.store.durable.log  # type: ignore[attr-defined]
     rng = random.Random(seed)
     for cut in range(len(log) + 1):
         survivor = DictStore()
@@ -196,4 +197,4 @@ def test_a_crash_after_any_write_then_replay_gives_the_uninterrupted_state(
         restart_at = rng.randint(0, committed + 1)
         engine = make(survivor)
         feed(engine, events[restart_at:], start=restart_at, flush_every=rng.randint(1, 5))
-        assert survivor.data == reference.durable.data, f"crash after write {cut}"  # type: ignore[attr-defined]
+        assert survivor.data == reference.store.durable.data, f"crash after write {cut}"  # type: ignore[attr-defined]

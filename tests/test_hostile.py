@@ -7,10 +7,11 @@ import random
 import pytest
 
 from stream_app.clock import FakeClock
-from stream_app.engine import DictStore, Engine
+from stream_app.engine import Engine
 from stream_app.families.calls import CallsFamily
 from stream_app.ingest import decide
 from stream_app.settings import Settings
+from stream_app.store import DictStore
 from tests.factories import T0, raw_event
 from tests.hostile import KINDS, hostile
 

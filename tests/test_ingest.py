@@ -9,10 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream_app.clock import FakeClock
-from stream_app.engine import DictStore, Engine
+from stream_app.engine import Engine
 from stream_app.families.calls import CallsFamily
 from stream_app.ingest import decide
 from stream_app.settings import Settings
+from stream_app.store import DictStore
 from tests.factories import T0, as_bytes, raw_event
 
 SETTINGS = Settings(business_timezone="America/Los_Angeles")

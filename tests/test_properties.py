@@ -64,7 +64,7 @@ def call_lifecycles(draw: st.DrawFn) -> list[dict[str, Any]]:
 def kpis(events: list[dict[str, Any]], grace_ms: int) -> tuple[dict[str, Any], dict[str, Any]]:
     engine = make(grace_ms=grace_ms)
     feed(engine, [CallEvent.model_validate(e) for e in events])
-    data = engine.durable.data  # type: ignore[attr-defined]
+    data = engine.store.durable.data  # type: ignore[attr-defined]
     windows = {k: v["c"] for k, v in data.items() if k.startswith("w/")}
     totals = {k: v["c"] for k, v in data.items() if k.startswith("t/")}
     return windows, totals

@@ -13,8 +13,8 @@ from typing import Any
 
 import faust
 
-from stream_app.app import QuietWorker
 from stream_app.kafka_local import free_port
+from stream_app.service import QuietWorker
 
 
 def main() -> None:

@@ -27,7 +27,8 @@ from typing import Any
 
 import orjson
 
-from stream_app.demo import Produced, ScenarioConfig, scenario
+from stream_app.demo import Produced
+from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.kafka_local import LocalKafka
 from stream_app.topics import ensure_topics
 from tests.checks import progress

@@ -30,12 +30,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from schemas.common import from_ms
 from stream_app.clock import SystemClock
 from stream_app.decode import Accepted, decode
-from stream_app.demo import ScenarioConfig, produce, scenario
-from stream_app.demo_crm import CrmScenarioConfig, crm_scenario
-from stream_app.demo_email import EmailScenarioConfig, email_scenario
-from stream_app.families.calls import CallsFamily
-from stream_app.families.crm import AttributionFamily
-from stream_app.families.email import EmailFamily
+from stream_app.demo import produce
+from stream_app.families.calls.demo import ScenarioConfig, scenario
+from stream_app.families.calls.family import CallsFamily
+from stream_app.families.crm.attribution import AttributionFamily
+from stream_app.families.crm.demo import CrmScenarioConfig, crm_scenario
+from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
+from stream_app.families.email.family import EmailFamily
 from stream_app.kafka_local import LocalKafka
 from stream_app.settings import Settings
 from stream_app.topics import ensure_topics

@@ -14,6 +14,9 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 Period = Literal["day", "week"]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Weekday names as the targets file, the email cohorts and the boards spell them (Monday first,
+as `date.weekday()` counts)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stream_app import kafka_local
+from stream_app import kafka_local, registry
 
 if TYPE_CHECKING:
     from stream_app.settings import Settings
@@ -32,7 +32,7 @@ def _settings() -> Settings:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from stream_app.app import Service, Worker
+    from stream_app.service import Service, Worker
 
     settings = _settings()
     service = Service(settings, pipeline=args.pipeline)
@@ -78,7 +78,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from datetime import datetime, timedelta
         from zoneinfo import ZoneInfo
 
-        from stream_app.demo_email import EmailScenarioConfig, email_scenario
+        from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
 
         # Sends over the last few days, so every event is in the past and the A/B is settled.
         today = datetime.now(ZoneInfo(settings.business_timezone)).date()
@@ -95,7 +95,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from datetime import datetime, timedelta
         from zoneinfo import ZoneInfo
 
-        from stream_app.demo_crm import CrmScenarioConfig, crm_scenario, past_only
+        from stream_app.families.crm.demo import CrmScenarioConfig, crm_scenario, past_only
 
         # Handoffs over the last four weeks; outcomes follow (some still to come).
         today = datetime.now(ZoneInfo(settings.business_timezone)).date()
@@ -108,25 +108,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
         asyncio.run(demo.produce(options, settings.crm_topic, records))
         print(f"produced {len(records)} CRM records to {settings.crm_topic}")
         return 0
+    from stream_app.families.calls.demo import ScenarioConfig, live_records, scenario
+
     if args.scenario:
-        records = demo.scenario(
-            demo.ScenarioConfig(seed=args.seed, calls=args.calls), settings.max_payload_bytes
+        calls = scenario(
+            ScenarioConfig(seed=args.seed, calls=args.calls), settings.max_payload_bytes
         )
-        asyncio.run(demo.produce(options, settings.calls_topic, records))
-        print(f"produced {len(records)} records to {settings.calls_topic}")
+        asyncio.run(demo.produce(options, settings.calls_topic, calls))
+        print(f"produced {len(calls)} records to {settings.calls_topic}")
         return 0
-    sent = asyncio.run(
-        demo.produce_live(
-            options,
-            settings.calls_topic,
-            args.rate,
-            args.seed,
-            settings.business_timezone,
-            settings.max_payload_bytes,
-            args.duration,
-            crm_topic=settings.crm_topic,
-        )
+    from stream_app.clock import SystemClock
+    from stream_app.families.crm.demo import crm_follow_up
+
+    # Live calls, and the handoffs that some conversations become minutes later.
+    clock = SystemClock()
+    stream = live_records(
+        args.rate,
+        args.seed,
+        clock.now_ms(),
+        settings.business_timezone,
+        settings.max_payload_bytes,
+        follow_up=crm_follow_up,
     )
+    topics = {None: settings.calls_topic, "crm": settings.crm_topic}
+    sent = asyncio.run(demo.produce_live(options, topics, stream, args.duration, clock))
     print(f"produced {sent} records")
     return 0
 
@@ -206,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     worker = sub.add_parser("worker", help="run a KPI worker (settings from ISALES_* env vars)")
     worker.add_argument(
         "--pipeline",
-        choices=["calls", "email", "crm-attribution", "crm"],
+        choices=registry.names(),
         default="calls",
         help="what to count, one process each: calls (ISALES_METRICS_PORT), email "
         "(ISALES_EMAIL_METRICS_PORT), crm-attribution (joins CRM events to the handing-over rep; "

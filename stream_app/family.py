@@ -1,4 +1,5 @@
-"""What the spine needs to know about a KPI family (calls now; CRM and email later)."""
+"""What the spine needs to know about a KPI family: the Protocol a family implements, the
+names of what it counts (`Fact`), and how a counted fact shows as a metric."""
 
 from __future__ import annotations
 
@@ -12,9 +13,44 @@ E = TypeVar("E", bound=BaseModel)
 
 State = dict[str, Any]
 Facts = dict[str, tuple[int, int]]
+"""Fact key (`Fact.key`) -> (bucketing timestamp in ms, integer value): what an entity adds."""
 Emit = tuple[str, bytes, bytes]
 """(topic role, key, value): a record a family hands downstream when an event is applied."""
-"""metric name -> (bucketing timestamp in ms, integer value). A fact is what an entity adds."""
+
+FACT_SEP = "|"
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """The name of a counted fact: what is counted and what it is counted under, e.g.
+    `Fact("human_opens", ("variant", "B"))` or `Fact("won", ("saas:smb",))`.
+
+    Window and totals counts are JSON objects, so a fact is stored under one string key,
+    `metric|part|...` (parts are ids, which never hold a `|`). `key` and `parse` are the only
+    places that string is built or read."""
+
+    metric: str
+    parts: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return FACT_SEP.join((self.metric, *self.parts)) if self.parts else self.metric
+
+    @classmethod
+    def parse(cls, key: str) -> Fact:
+        metric, *parts = key.split(FACT_SEP)
+        return cls(metric, tuple(parts))
+
+
+def newer(candidate: list[Any], current: list[Any] | None) -> bool:
+    """Whether tag `[occurred_ms, event_id]` comes after `current`: the total order that
+    makes "the newest event wins" merges independent of arrival order."""
+    return current is None or (candidate[0], candidate[1]) > (current[0], current[1])
+
+
+def fact_key(metric: str, *parts: str) -> str:
+    """`Fact(metric, parts).key` without building the object, for the per-event path."""
+    return FACT_SEP.join((metric, *parts)) if parts else metric
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,18 +1,27 @@
-"""One source record to one plan: decode, then the engine's plan, and nothing can escape.
+"""Records in: each source record, in offset order, to one plan of the engine, its side
+records sent, its state committed; a batch's state handed to the changelog before the batch is
+acknowledged.
 
-The service awaits Kafka around this; everything here is synchronous and pure of Kafka, so a
-poison record is a unit test, not a crash loop.
+`decide` is the synchronous, Kafka-free core (decode, then the engine's plan, and nothing can
+escape it, so a poison record is a unit test, not a crash loop); `Ingest` is the async path
+around it: offset sequencing against the state, seeks back, side records.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from schemas.common import from_ms
+from stream_app.clock import Clock
 from stream_app.decode import Accepted, Rejected, decode, internal_error
 from stream_app.engine import Engine, Plan
+from stream_app.publish import Publisher
+from stream_app.sequence import OffsetSequencer
 from stream_app.settings import Settings
+from stream_app.source import Source
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +68,115 @@ def decide(
                 result.reason,
             )
     return Decided(engine.plan_reject(partition, offset, result.reason_class), result)
+
+
+IDLE_CHECK_MS = 2_000
+"""A partition quiet this long has its consumer position checked against the state: a
+commit past the state with nothing new behind it delivers no record to notice the gap by."""
+
+
+class Drains(Protocol):
+    def drain(self) -> Awaitable[None]: ...
+
+
+class Ingest:
+    def __init__(
+        self,
+        engine: Engine[Any],
+        settings: Settings,
+        clock: Clock,
+        source: Source,
+        publisher: Publisher,
+        changelog: Drains,
+        owned: Callable[[], set[int]],
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.source = source
+        self.publisher = publisher
+        self.changelog = changelog
+        self.owned = owned
+        self.sequencer = OffsetSequencer()
+
+    async def batch(self, messages: list[Any]) -> None:
+        """Apply a batch; return once its state writes are with the producer (the caller
+        acknowledges the batch after, so no offset commit can overtake them)."""
+        for msg in messages:
+            await self._one(msg)
+        await self.publisher.settle()
+        self.engine.flush()
+        await self.changelog.drain()
+
+    async def next_offset(self, partition: int) -> int:
+        nxt = self.engine.next_offset(partition)
+        if nxt is not None:
+            return nxt
+        return await self.source.beginning(partition, self.owned())
+
+    async def catch_up_idle(self, owned: set[int]) -> None:
+        for part in sorted(owned):
+            if self.engine.quiet_ms(part) < IDLE_CHECK_MS:
+                continue
+            expected = await self.next_offset(part)
+            position = await self.source.position(part)
+            if position is not None and position > expected:
+                self.sequencer.rewinds += 1
+                self.engine.touch(part)
+                await self.source.seek(part, expected, position)
+
+    async def _in_sequence(self, msg: Any) -> bool:
+        expected = await self.next_offset(msg.partition)
+        action = self.sequencer.check(msg.partition, msg.offset, expected)
+        if action == "rewind":
+            await self.source.seek(msg.partition, expected, msg.offset)
+            return False
+        if action == "accept_hole":
+            log.warning(
+                "offset hole on %s[%d] at %d..%d accepted after repeated rewinds",
+                msg.topic,
+                msg.partition,
+                expected,
+                msg.offset - 1,
+            )
+        return action != "skip"
+
+    async def _one(self, msg: Any) -> None:
+        if not await self._in_sequence(msg):
+            return
+        decided = decide(
+            self.engine,
+            self.settings,
+            key=msg.key,
+            value=msg.value,
+            partition=msg.partition,
+            offset=msg.offset,
+            now_ms=self.clock.now_ms(),
+        )
+        plan = decided.plan
+        if plan.kind == "replayed":
+            pass  # applied before a crash: nothing to send again
+        elif decided.rejected is not None:
+            meta = self._source_meta(msg)
+            meta["dlq.reason.class"] = decided.rejected.reason_class
+            meta["dlq.reason"] = decided.rejected.reason
+            await self.publisher.side(self.settings.dlq_topic, msg.key, msg.value, meta)
+        else:
+            # Downstream records are acknowledged before the state that remembers them
+            # reaches the changelog (batch() settles them first): a crash in between re-sends
+            # them with the same event ids, never loses them.
+            for role, key, value in plan.emits:
+                await self.publisher.emit(role, key, value)
+            if plan.late_specs:
+                meta = self._source_meta(msg)
+                meta["late.windows"] = ",".join(plan.late_specs)
+                await self.publisher.side(self.settings.late_topic, msg.key, msg.value, meta)
+        self.engine.commit(plan)
+
+    def _source_meta(self, msg: Any) -> dict[str, str]:
+        return {
+            "source.topic": str(msg.topic),
+            "source.partition": str(msg.partition),
+            "source.offset": str(msg.offset),
+            "routed_at": from_ms(self.clock.now_ms()).isoformat(),
+        }

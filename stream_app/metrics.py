@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -18,6 +18,9 @@ from stream_app.clock import Clock
 from stream_app.engine import Engine
 from stream_app.family import derive
 from stream_app.store import Value
+
+if TYPE_CHECKING:
+    from stream_app.pipeline import Context
 from stream_app.windows import previous_window, window_for
 
 OTHER = "other"
@@ -146,6 +149,20 @@ class StateCollector(Collector):
         self.guard = guard
         self.clock = clock
         guard.candidates = lambda: self.label_candidates(self.owned())
+
+    @classmethod
+    def of(cls, ctx: Context, **extra: Any) -> Self:
+        """The collector of a pipeline, from what the service hands it."""
+        return cls(
+            ctx.engine,
+            prefix=ctx.prefix,
+            source_topic=ctx.source,
+            owned=ctx.owned,
+            highwater=ctx.highwater,
+            guard=ctx.guard,
+            clock=ctx.clock,
+            **extra,
+        )
 
     def label_candidates(self, parts: set[int]) -> Candidates:
         """Every rep and team the exported series could carry, ranked by first sight."""

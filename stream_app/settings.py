@@ -7,17 +7,25 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode
 
 from schemas.common import DEFAULT_TIMESTAMP_YEARS, time_range_ms
+from stream_app.config import CONFIG, split_list
+from stream_app.families.calls.settings import CallsSettings
+from stream_app.families.crm.settings import CrmSettings
+from stream_app.families.email.settings import EmailSettings
 from stream_app.windows import WindowSpec, parse_window_spec
 
 DLQ_HEADROOM_BYTES = 16_384
 """Provenance headers and record-batch framing on top of a DLQ copy's key and value."""
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ISALES_", frozen=True, extra="ignore")
+class SpineSettings(BaseSettings):
+    """What every pipeline shares: Kafka, windows and state, input hygiene, the web port's
+    host and auth, label caps, faults and logs. A family's own settings are a mixin in its
+    package; `Settings` below is all of them."""
+
+    model_config = CONFIG
 
     # Kafka connection
     kafka_bootstrap_servers: str = Field(
@@ -37,16 +45,6 @@ class Settings(BaseSettings):
 
     # Topics
     app_id: str = "isales-kpi"
-    calls_topic: str = "telephony.calls"
-    kpi_calls_topic: str = "kpi.calls"
-    kpi_pacing_topic: str = "kpi.pacing"
-    email_topic: str = "email.events"
-    kpi_email_topic: str = "kpi.email"
-    kpi_email_ab_topic: str = "kpi.email_ab"
-    crm_topic: str = "crm.events"
-    crm_attributed_topic: str = "isales.crm.attributed"
-    kpi_handoffs_topic: str = "kpi.handoffs"
-    kpi_outcomes_topic: str = "kpi.outcomes"
     dlq_topic: str = "isales.dlq"
     late_topic: str = "isales.late"
     partitions: int = Field(default=4, ge=1)
@@ -58,7 +56,6 @@ class Settings(BaseSettings):
     grace_seconds: float = Field(default=300.0, ge=0)
     business_timezone: str = "UTC"
     window_retention_hours: float = Field(default=48.0, gt=0)
-    dedupe_retention_hours: float = Field(default=25.0, gt=0)
     idle_timeout_seconds: float = Field(default=30.0, gt=0)
     kpi_update_interval_seconds: float = Field(default=1.0, gt=0)
     sweep_interval_seconds: float = Field(default=60.0, gt=0)
@@ -83,44 +80,8 @@ class Settings(BaseSettings):
         default=DEFAULT_TIMESTAMP_YEARS[1], le=9000, description="Later timestamps are refused."
     )
 
-    # Call KPIs
-    short_call_seconds: float = Field(default=30.0, gt=0)
-
-    # Targets and pacing
-    targets_file: Path | None = Field(
-        default=None, description="YAML targets and business calendar; reloaded on change/SIGHUP."
-    )
-    targets_check_interval_seconds: float = Field(default=2.0, gt=0)
-    pacing_publish_interval_seconds: float = Field(default=60.0, gt=0)
-
-    # Email KPIs
-    email_message_retention_hours: float = Field(
-        default=24 * 30, gt=0, description="Per-message state (and dedupe) horizon."
-    )
-    email_campaign_idle_hours: float = Field(
-        default=24 * 7, gt=0, description="A campaign this quiet leaves /metrics (not the topics)."
-    )
-    ab_alpha: float = Field(default=0.05, gt=0, lt=1)
-    ab_min_delivered: int = Field(default=1000, ge=1)
-
-    # CRM KPIs
-    crm_attribution_retention_hours: float = Field(
-        default=24 * 180, gt=0, description="Opportunity -> rep attribution and held outcomes."
-    )
-    crm_segment_by: Annotated[tuple[str, ...], NoDecode] = ("industry", "size_band")
-    crm_required_fields: Annotated[tuple[str, ...], NoDecode] = (
-        "budget",
-        "authority",
-        "need",
-        "timeline",
-    )
-
     # Metrics endpoint and label hygiene
     metrics_host: str = "127.0.0.1"
-    metrics_port: int = Field(default=9108, ge=1, le=65535)
-    email_metrics_port: int = Field(default=9109, ge=1, le=65535)
-    crm_attribution_metrics_port: int = Field(default=9110, ge=1, le=65535)
-    crm_metrics_port: int = Field(default=9111, ge=1, le=65535)
     metrics_auth_token: SecretStr | None = Field(
         default=None, description="If set, /metrics wants 'Authorization: Bearer <token>'."
     )
@@ -156,21 +117,10 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="After SIGTERM/SIGINT the process ends within this."
     )
 
-    @field_validator("windows", "crm_segment_by", "crm_required_fields", mode="before")
+    @field_validator("windows", mode="before")
     @classmethod
     def _split_windows(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @field_validator("crm_segment_by")
-    @classmethod
-    def _check_segment_by(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        known = {"industry", "size_band", "region", "source"}
-        unknown = set(value) - known
-        if unknown:
-            raise ValueError(f"unknown segment attributes {sorted(unknown)}; use {sorted(known)}")
-        return value
+        return split_list(value)
 
     @field_validator("windows")
     @classmethod
@@ -199,7 +149,7 @@ class Settings(BaseSettings):
         return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
 
     @model_validator(mode="after")
-    def _check_limits(self) -> Settings:
+    def _check_limits(self) -> SpineSettings:
         if self.timestamp_min_year > self.timestamp_max_year:
             raise ValueError("ISALES_TIMESTAMP_MIN_YEAR is after ISALES_TIMESTAMP_MAX_YEAR")
         if (self.metrics_basic_auth_user is None) != (self.metrics_basic_auth_password is None):
@@ -220,3 +170,10 @@ class Settings(BaseSettings):
     @property
     def grace_ms(self) -> int:
         return int(self.grace_seconds * 1000)
+
+
+class Settings(CallsSettings, EmailSettings, CrmSettings, SpineSettings):
+    """The service's one settings object: the spine's and every family's. Adding a family's
+    settings mixin here registers its pipelines (see `stream_app.registry`)."""
+
+    model_config = CONFIG

@@ -8,38 +8,37 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from stream_app import registry
 from stream_app.kafka_config import aiokafka_options
 from stream_app.settings import DLQ_HEADROOM_BYTES, Settings
 
 log = logging.getLogger(__name__)
 
+INTERNAL_RETENTION_MS = 7 * 86_400_000
+"""DLQ, late and repartition topics keep a week: time to look at a bad record, or for a
+stopped stage to catch up, without keeping them forever."""
+
 
 def topic_specs(s: Settings) -> list[NewTopic]:
+    """Every topic of every registered pipeline: sources, KPI topics (compacted: the newest
+    record per key stands; delete ages out old windows), internal topics, DLQ and late."""
     kpi_config = {
-        # compact keeps the newest record per (rep, window, start); delete ages out old windows.
         "cleanup.policy": "compact,delete",
         "retention.ms": str(int(s.kpi_topic_retention_hours * 3_600_000)),
     }
-    plain = {"retention.ms": str(7 * 86_400_000)}
+    internal = {"retention.ms": str(INTERNAL_RETENTION_MS)}
     # A DLQ or late copy is the source record (up to the broker's ~1 MB, or cut to
     # ISALES_DLQ_MAX_RECORD_BYTES) plus provenance headers: make room for exactly that.
-    side = {**plain, "max.message.bytes": str(s.dlq_max_record_bytes + DLQ_HEADROOM_BYTES)}
+    side = {**internal, "max.message.bytes": str(s.dlq_max_record_bytes + DLQ_HEADROOM_BYTES)}
+    configs: dict[str, dict[str, str]] = {}
+    for spec in registry.pipelines(s):
+        for output in spec.outputs.values():
+            configs[output.topic] = kpi_config if output.compacted else internal
+    for spec in registry.pipelines(s):
+        configs.setdefault(spec.source, {})
+    configs[s.dlq_topic] = configs[s.late_topic] = side
     n, rf = s.partitions, s.replication_factor
-    kpi_topics = [
-        s.kpi_calls_topic,
-        s.kpi_email_topic,
-        s.kpi_email_ab_topic,
-        s.kpi_handoffs_topic,
-        s.kpi_outcomes_topic,
-        s.kpi_pacing_topic,
-    ]
-    side_topics = [s.dlq_topic, s.late_topic]
-    return [
-        *(NewTopic(t, n, rf) for t in (s.calls_topic, s.email_topic, s.crm_topic)),
-        *(NewTopic(t, n, rf, topic_configs=kpi_config) for t in kpi_topics),
-        NewTopic(s.crm_attributed_topic, n, rf, topic_configs=plain),
-        *(NewTopic(t, n, rf, topic_configs=side) for t in side_topics),
-    ]
+    return [NewTopic(name, n, rf, topic_configs=config) for name, config in configs.items()]
 
 
 async def ensure_topics(s: Settings) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from stream_app.families.calls import CallsFamily
+from stream_app.families.calls.family import CallsFamily
 from tests.support import Samples, WorkerProc, latest_by_key, metric_sum, read_topic, wait_for
 from tests.truth import Truth, bounds
 

@@ -6,7 +6,8 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass
 
-from stream_app.demo import Produced, ScenarioConfig, produce, scenario
+from stream_app.demo import Produced, produce
+from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.settings import Settings
 from stream_app.topics import ensure_topics
 from tests.truth import Truth, compute

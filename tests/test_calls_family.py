@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from stream_app.families.calls import CallsFamily
+from stream_app.families.calls.family import CallsFamily
 from tests.factories import T0, connected_call, event
 
 FAMILY = CallsFamily(short_call_seconds=30)

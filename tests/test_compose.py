@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from stream_app import cli
-from stream_app.pipelines import PIPELINES, spec_for
+from stream_app.registry import names, spec_for
 from stream_app.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,7 +175,7 @@ def _metrics_port(
     args = _cli_args(service["command"], monkeypatch)
     assert args.command == "worker", f"{name}: {service['command']}"
     assert args.pipeline == WORKERS[name], f"{name}: pipeline {args.pipeline}"
-    assert args.pipeline in PIPELINES
+    assert args.pipeline in names()
     settings = _container_settings(service, monkeypatch)
     # The app's own choice of port for the pipeline (what `worker --pipeline X` binds).
     return spec_for(settings, args.pipeline).port

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from schemas.generate import HERE, MODELS, render, write_all
 from schemas.kpi import CallWindowKpi
 from schemas.telephony import CallEvent
-from stream_app.families.calls import CallsFamily
-from stream_app.kpi import kpi_key, kpi_record
+from stream_app.families.calls.family import CallsFamily
+from stream_app.families.calls.records import kpi_key, kpi_record
 from stream_app.settings import Settings
 from tests.factories import T0, connected_call, raw_event
 from tests.test_engine import feed, make

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stream_app.demo import ScenarioConfig
+from stream_app.families.calls.demo import ScenarioConfig
 from tests.checks import (
     check_counters,
     check_kpi_topic,

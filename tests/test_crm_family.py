@@ -7,8 +7,9 @@ from typing import Any
 import orjson
 
 from schemas.crm import UNATTRIBUTED, AttributedEvent, CrmEvent
-from stream_app.crm_kpis import rates, split
-from stream_app.families.crm import AttributionFamily, CrmFamily
+from stream_app.families.crm.attribution import AttributionFamily
+from stream_app.families.crm.family import CrmFamily
+from stream_app.families.crm.kpis import rates, split
 
 ATTR = AttributionFamily(("industry", "size_band"))
 CRM = CrmFamily("Europe/Berlin", ("budget", "authority", "need", "timeline"))
@@ -144,10 +145,11 @@ def test_live_demo_hands_off_after_connects() -> None:
     import random
 
     from stream_app.decode import Accepted, decode
-    from stream_app.demo import crm_follow_up, live_records
+    from stream_app.families.calls.demo import live_records
+    from stream_app.families.crm.demo import crm_follow_up
 
     follow_ups = 0
-    stream = live_records(50, 1, T0, "Europe/Berlin", 65_536)
+    stream = live_records(50, 1, T0, "Europe/Berlin", 65_536, follow_up=crm_follow_up)
     for _, (_, record) in zip(range(40_000), stream, strict=False):  # ~15 min of demo
         if record.topic != "crm":
             continue

@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from stream_app.demo import Produced, produce
-from stream_app.demo_crm import CrmScenarioConfig, crm_scenario
+from stream_app.families.crm.demo import CrmScenarioConfig, crm_scenario
 from stream_app.settings import Settings
 from stream_app.topics import ensure_topics
 from tests.checks import progress, settled

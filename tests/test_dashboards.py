@@ -20,11 +20,11 @@ import pytest
 import yaml
 
 from stream_app import dashboards as dash
-from stream_app.crm_kpis import COUNTED as CRM_KPI_COUNTED
-from stream_app.crm_kpis import STATUSES as CRM_KPI_STATUSES
-from stream_app.crm_kpis import rates as crm_rates
-from stream_app.email_kpis import rates as worker_rates
-from stream_app.families.crm import TTC_BUCKETS
+from stream_app.families.crm.family import TTC_BUCKETS
+from stream_app.families.crm.kpis import COUNTED as CRM_KPI_COUNTED
+from stream_app.families.crm.kpis import STATUSES as CRM_KPI_STATUSES
+from stream_app.families.crm.kpis import rates as crm_rates
+from stream_app.families.email.kpis import rates as worker_rates
 
 ROOT = Path(__file__).resolve().parent.parent
 BOARD_DIR = ROOT / "deploy" / "grafana" / "dashboards"

@@ -8,7 +8,7 @@ import pytest
 
 from schemas.common import to_ms
 from stream_app.decode import Accepted, Rejected, decode
-from stream_app.families.calls import CallsFamily
+from stream_app.families.calls.family import CallsFamily
 from tests.factories import T0, as_bytes, raw_event
 
 FAMILY = CallsFamily(short_call_seconds=30)

@@ -24,9 +24,10 @@ import orjson
 import pytest
 
 from stream_app.dashboards import expand, panel_queries
-from stream_app.demo import Produced, ScenarioConfig, produce
-from stream_app.demo_crm import CrmScenarioConfig, crm_scenario, past_only
-from stream_app.demo_email import Arm, EmailScenarioConfig, email_scenario
+from stream_app.demo import Produced, produce
+from stream_app.families.calls.demo import ScenarioConfig
+from stream_app.families.crm.demo import CrmScenarioConfig, crm_scenario, past_only
+from stream_app.families.email.demo import Arm, EmailScenarioConfig, email_scenario
 from tests.checks import processed, settled
 from tests.prometheus_proc import PrometheusProc, fast_rules
 from tests.scenario_run import ScenarioRun, produce_scenario

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.email import EmailEvent
-from stream_app.ab import compare, two_proportion_z
-from stream_app.email_kpis import by_dimension, rates
-from stream_app.families.email import EmailFamily, fact_name
+from stream_app.families.email.ab import compare, two_proportion_z
+from stream_app.families.email.family import EmailFamily, fact_name
+from stream_app.families.email.kpis import by_dimension, rates
 
 FAM = EmailFamily("Europe/Berlin")
 SENT = 1_772_438_400_000  # 2026-03-02 09:00 Europe/Berlin, a Monday
@@ -146,8 +146,8 @@ def _collector_text(clock_ms: int, caps: int, campaigns: list[str]) -> str:
     from prometheus_client import CollectorRegistry, generate_latest
 
     from stream_app.clock import FakeClock
-    from stream_app.email_metrics import EmailCollector
     from stream_app.engine import Engine
+    from stream_app.families.email.metrics import EmailCollector
     from stream_app.metrics import LabelGuard
     from stream_app.store import DictStore
     from stream_app.windows import parse_window_spec

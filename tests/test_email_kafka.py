@@ -17,7 +17,7 @@ import pytest
 from pydantic import BaseModel
 
 from stream_app.demo import Produced, produce
-from stream_app.demo_email import Arm, EmailScenarioConfig, email_scenario
+from stream_app.families.email.demo import Arm, EmailScenarioConfig, email_scenario
 from stream_app.settings import Settings
 from stream_app.topics import ensure_topics
 from tests.checks import processed, progress

@@ -9,7 +9,7 @@ import pytest
 
 from stream_app.clock import FakeClock
 from stream_app.engine import Engine, Plan
-from stream_app.families.calls import CallsFamily
+from stream_app.families.calls.family import CallsFamily
 from stream_app.store import DictStore
 from stream_app.windows import parse_window_spec
 from tests.factories import T0, connected_call, event

@@ -22,7 +22,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stream_app.demo import Produced, ScenarioConfig, scenario
+from stream_app.demo import Produced
+from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.kafka_local import LocalKafka
 from stream_app.topics import ensure_topics
 from tests.checks import check_counters, check_kpi_topic, progress, wait_all_final

@@ -66,7 +66,7 @@ def test_other_repeats_pass_once_per_interval_with_a_count() -> None:
     clock.advance(60_000)
     again = record("Got error produce response %s", level=warn)
     assert storm.filter(again) and "(49 more like this" in again.getMessage()
-    assert storm.filter(record("anything", name="stream_app.app")), "our own logs always pass"
+    assert storm.filter(record("anything", name="stream_app.service")), "our own logs always pass"
     assert storm.filter(record("debug noise", level=logging.INFO)), "INFO is left to the level"
 
 

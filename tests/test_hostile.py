@@ -8,7 +8,7 @@ import pytest
 
 from stream_app.clock import FakeClock
 from stream_app.engine import Engine
-from stream_app.families.calls import CallsFamily
+from stream_app.families.calls.family import CallsFamily
 from stream_app.ingest import decide
 from stream_app.settings import Settings
 from stream_app.store import DictStore

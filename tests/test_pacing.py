@@ -10,8 +10,8 @@ import pytest
 
 from stream_app.business_time import BusinessCalendar, elapsed_fraction, is_open
 from stream_app.clock import FakeClock
-from stream_app.pacing import RepDay, pace
-from stream_app.targets import TargetsError, TargetsStore, parse
+from stream_app.families.calls.pacing import RepDay, pace
+from stream_app.families.calls.targets import TargetsError, TargetsStore, parse
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 WEEKDAYS = frozenset(range(1, 6))
@@ -157,7 +157,7 @@ def test_pacing_records_match_their_schema() -> None:
     import orjson
 
     from schemas.kpi import PacingKey, PacingKpi
-    from stream_app.pacing import pacing_key, pacing_record
+    from stream_app.families.calls.pacing import pacing_key, pacing_record
 
     t = parse(TARGETS, "Asia/Tokyo")
     now = ms("2026-11-25T13:30:00")

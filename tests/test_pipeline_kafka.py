@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from schemas.kpi import CallWindowKpi
-from stream_app.demo import ScenarioConfig
+from stream_app.families.calls.demo import ScenarioConfig
 from tests.checks import (
     check_counters,
     check_kpi_topic,

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stream_app.demo import ScenarioConfig
+from stream_app.families.calls.demo import ScenarioConfig
 from tests.checks import check_counters, processed
 from tests.scenario_run import produce_scenario
 from tests.support import WorkerProc, isolated_env, merged, wait_for

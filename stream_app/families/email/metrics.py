@@ -13,8 +13,8 @@ from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 
-from stream_app.email_kpis import WINDOW_COUNTS, ab, by_dimension, rates
-from stream_app.families.email import METRICS
+from stream_app.families.email.family import METRICS
+from stream_app.families.email.kpis import WINDOW_COUNTS, ab, by_dimension, rates
 from stream_app.metrics import Candidates, StateCollector, group_first, rank_into, shown_windows
 from stream_app.store import Value
 

@@ -233,3 +233,52 @@ def event_time_ms(value: bytes) -> int:
 def past_only(records: list[Produced], now_ms: int) -> list[Produced]:
     """A scenario cut at `now`: deals that close in the future have not closed yet."""
     return [r for r in records if r.kind == "malformed" or event_time_ms(r.value) <= now_ms]
+
+
+def crm_follow_up(
+    rng: random.Random, call: dict[str, Any], team: str, ended_ms: int
+) -> list[tuple[int, Produced]]:
+    """A good conversation sometimes becomes a handoff minutes later; field sales decides and
+    the deal closes soon after (demo time runs fast: minutes, not weeks)."""
+    if rng.random() >= 0.3:
+        return []
+    opp = f"opp-{call['call_id']}"
+    base = {"opportunity_id": opp}
+    handoff_ms = ended_ms + rng.randint(30_000, 180_000)
+    statuses = ("answered", "asked_declined", "asked_unknown", "not_asked")
+    handoff = {
+        **base,
+        "event_id": f"{opp}-handoff",
+        "occurred_at": handoff_ms,
+        "type": "handoff",
+        "lead_id": f"lead-{call['call_id']}",
+        "rep_id": call["rep_id"],
+        "team_id": team,
+        "field_rep_id": "ae-1",
+        "segment": {"industry": rng.choice(("saas", "retail")), "size_band": "smb"},
+        "discovery": {
+            name: {"status": rng.choices(statuses, (6, 1, 1, 2))[0]}
+            for name in ("budget", "authority", "need", "timeline")
+        },
+    }
+    out = [(handoff_ms, handoff)]
+    decided = handoff_ms + rng.randint(60_000, 300_000)
+    accepted = rng.random() < 0.7
+    kind = "opportunity_accepted" if accepted else "opportunity_rejected"
+    out.append(
+        (decided, {**base, "event_id": f"{opp}-decision", "occurred_at": decided, "type": kind})
+    )
+    if accepted:
+        closed = decided + rng.randint(60_000, 600_000)
+        won = rng.random() < 0.4
+        deal = {
+            **base,
+            "event_id": f"{opp}-close",
+            "occurred_at": closed,
+            "type": "deal_won" if won else "deal_lost",
+            "close_at": closed,
+        }
+        if won:
+            deal.update(amount=f"{rng.randint(10, 100) * 100}.00", currency="EUR")
+        out.append((closed, deal))
+    return [(at, Produced(opp.encode(), orjson.dumps(e), "event", topic="crm")) for at, e in out]

@@ -12,17 +12,13 @@ from typing import Any
 
 from schemas.common import to_ms
 from schemas.telephony import AnsweredBy, CallEvent, Direction
-from stream_app.family import DerivedSpec, Emit, Facts, MetricSpec, State
+from stream_app.family import DerivedSpec, Emit, Facts, MetricSpec, State, newer
 
 Tag = list[Any]  # [occurred_ms, event_id]: the total order that makes merging order-free
 
 
 def _tag(event: CallEvent) -> Tag:
     return [to_ms(event.occurred_at), event.event_id]
-
-
-def _newer(candidate: Tag, current: Tag | None) -> bool:
-    return current is None or (candidate[0], candidate[1]) > (current[0], current[1])
 
 
 class CallsFamily:
@@ -92,7 +88,7 @@ class CallsFamily:
         on the set of events seen, never on their order or repetition."""
         new: State = dict(state) if state else {}
         tag = _tag(event)
-        if _newer(tag, new.get("tag")):
+        if newer(tag, new.get("tag")):
             new.update(
                 tag=tag,
                 team=event.team_id,
@@ -106,11 +102,11 @@ class CallsFamily:
             if current is None or (rank[0], rank[1], rank[2]) > tuple(current[1]):
                 answered_ms = to_ms(event.answered_at) if event.answered_at else tag[0]
                 new["ab"] = [event.answered_by.value, rank, answered_ms]
-        if event.answered_at is not None and _newer(tag, new.get("at_tag")):
+        if event.answered_at is not None and newer(tag, new.get("at_tag")):
             new["at"] = to_ms(event.answered_at)
             new["at_tag"] = tag
         talk_ms = event.talk_ms
-        if talk_ms is not None and _newer(tag, new.get("end_tag")):
+        if talk_ms is not None and newer(tag, new.get("end_tag")):
             new["talk"] = talk_ms
             new["end"] = to_ms(event.ended_at) if event.ended_at else tag[0]
             new["end_tag"] = tag

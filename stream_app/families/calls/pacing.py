@@ -8,9 +8,12 @@ rep rows (PromQL `sum by (team)`, or summing `kpi.pacing` records), never averag
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -26,7 +29,13 @@ from stream_app.business_time import (
     period_start,
 )
 from stream_app.clock import Clock
-from stream_app.targets import TargetsFile, TargetsStore
+from stream_app.families.calls.targets import TargetsFile, TargetsStore
+from stream_app.windows import window_for
+
+if TYPE_CHECKING:
+    from stream_app.pipeline import Context
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,3 +220,66 @@ class PacingCollector(Collector):
             if expected > 0:
                 gauges["ratio"].add_metric(values, actual / expected)
         yield from gauges.values()
+
+
+class Pacing:
+    """The calls pipeline's extra: the targets file (polled and reloaded on SIGHUP), pacing
+    gauges on /metrics and records on `kpi.pacing`."""
+
+    def __init__(self, ctx: Context) -> None:
+        s = self.settings = ctx.settings
+        self.ctx = ctx
+        self.targets = TargetsStore(s.targets_file, s.business_timezone, ctx.clock)
+        self.targets.maybe_reload(force=True)
+        self.day_spec = next((w for w in s.window_specs if w.name == "1d"), None)
+        if self.day_spec is None:
+            log.warning("no 1d window configured (ISALES_WINDOWS): pacing has no actuals")
+        now = ctx.clock.now_ms()
+        self._checked_ms = now
+        self._published_ms: int | None = None
+
+    def collectors(self) -> list[Collector]:
+        ctx = self.ctx
+        return [
+            PacingCollector(
+                self.targets, self.rep_days, prefix=ctx.prefix, label=ctx.guard, clock=ctx.clock
+            )
+        ]
+
+    def start(self) -> None:
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGHUP, lambda: self.targets.maybe_reload(force=True)
+        )
+
+    def rep_days(self, now_ms: int) -> list[RepDay]:
+        """Every rep this worker owns, with their counts in today's local-day window."""
+        if self.day_spec is None:
+            return []
+        engine = self.ctx.engine
+        start = window_for(now_ms, self.day_spec, self.settings.business_timezone).start_ms
+        days = []
+        for _, totals in engine.values("t/", self.ctx.owned()):
+            window = engine.window(totals["g"], self.day_spec.name, start)
+            counts = {} if window is None else window["c"]
+            days.append(RepDay(totals["g"], totals.get("team", ""), counts))
+        return days
+
+    async def tick(self) -> None:
+        s, now = self.settings, self.ctx.clock.now_ms()
+        if now - self._checked_ms >= s.targets_check_interval_seconds * 1000:
+            self._checked_ms = now
+            self.targets.maybe_reload()
+        due = self._published_ms is None
+        if due or now - (self._published_ms or 0) >= s.pacing_publish_interval_seconds * 1000:
+            self._published_ms = now
+            await self._publish(now)
+
+    async def _publish(self, now: int) -> None:
+        cal = self.targets.calendar
+        topic = self.ctx.outputs["pacing"].topic
+        pending = []
+        for row in pace(self.targets.current, cal, now, self.rep_days(now)):
+            record = pacing_record(row, cal=cal, now_ms=now)
+            pending.append(await self.ctx.produce(topic, pacing_key(row, cal, now), record))
+        for fut in pending:
+            await fut

@@ -1,24 +1,19 @@
-"""CRM handoffs and outcomes, in two stages joined by a repartition.
+"""CRM stage 1: attribution. Joins every CRM event to the inside-sales rep who handed the
+opportunity over, and repartitions it by rep.
 
-Stage 1, `AttributionFamily` (source `crm.events`, keyed by opportunity): remembers each
-opportunity's handoff (rep, team, segment, discovery) for the attribution horizon and holds
-decisions and outcomes that arrive before it. It counts nothing itself; it *emits* every event,
-joined to the handoff's rep, to `isales.crm.attributed` keyed by rep, with the original event id
-and time. An outcome without a handoff goes to the `_unattributed` key until its handoff shows
-up, then a `claimed` record withdraws it there.
-
-Stage 2, `CrmFamily` (source `isales.crm.attributed`, keyed by rep): one entity per opportunity
-under its rep, merged order-free; facts are handoffs, decisions, outcomes (bucketed by close
-time), discovery quality, cohorts by handoff day and time to close.
+`AttributionFamily` (source `crm.events`, keyed by opportunity) remembers each opportunity's
+handoff (rep, team, segment, discovery) for the attribution horizon and holds decisions and
+outcomes that arrive before it. It counts nothing itself; it *emits* every event, joined to the
+handoff's rep, to `isales.crm.attributed` keyed by rep, with the original event id and time. An
+outcome without a handoff goes to the `_unattributed` key until its handoff shows up, then a
+`claimed` record withdraws it there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -26,16 +21,15 @@ from schemas.common import from_ms, to_ms
 from schemas.crm import (
     OUTCOMES,
     UNATTRIBUTED,
-    AttributedEvent,
     AttributedKind,
     CrmEvent,
     CrmEventType,
-    FieldStatus,
 )
 from stream_app.family import DerivedSpec, Emit, Facts, MetricSpec, State
 
-SEP = "|"
 HELD_CAP = 32
+"""Decisions and outcomes held per opportunity before its handoff: a bound on state for an
+opportunity whose handoff never comes (each is still emitted as unattributed)."""
 ATTRIBUTED = "attributed"  # emit topic roles, resolved to topic names by the service
 OUTCOMES_TOPIC = "outcomes"
 
@@ -45,9 +39,6 @@ _DECISION = {
     CrmEventType.deal_won: AttributedKind.won,
     CrmEventType.deal_lost: AttributedKind.lost,
 }
-
-# Time from handoff to close, in seconds: 1 day .. 90 days.
-TTC_BUCKETS = (86_400, 3 * 86_400, 7 * 86_400, 14 * 86_400, 30 * 86_400, 60 * 86_400, 90 * 86_400)
 
 
 def segment_label(event: CrmEvent, attributes: tuple[str, ...]) -> str:
@@ -261,171 +252,3 @@ class AttributionFamily:
             "team_id": handoff["team"] if handoff else None,
         }
         return (OUTCOMES_TOPIC, key, orjson.dumps(body))
-
-
-WINDOWED = frozenset(
-    {
-        "handoffs",
-        "accepted",
-        "rejected",
-        "won",
-        "lost",
-        "won_amount",
-        "disc",
-        "fields_answered",
-        "fields_applicable",
-        "complete_handoffs",
-    }
-)
-
-
-def _newer(candidate: list[Any], current: list[Any] | None) -> bool:
-    return current is None or (candidate[0], candidate[1]) > (current[0], current[1])
-
-
-def ttc_bucket(seconds: float) -> str:
-    for bound in TTC_BUCKETS:
-        if seconds <= bound:
-            return str(bound)
-    return "+Inf"
-
-
-class CrmFamily:
-    """Stage 2: KPIs per inside-sales rep from attributed records."""
-
-    name: str = "crm"
-    key_field: str = "rep_id"
-    model: type[AttributedEvent] = AttributedEvent
-    metrics: tuple[MetricSpec, ...] = ()
-    derived: tuple[DerivedSpec, ...] = ()
-
-    def __init__(self, tz: str, required_fields: tuple[str, ...]) -> None:
-        self.tz = ZoneInfo(tz)
-        self.required = required_fields
-
-    def partition_key(self, event: AttributedEvent) -> str:
-        return event.rep_id
-
-    def group(self, event: AttributedEvent) -> str:
-        return event.rep_id
-
-    def event_id(self, event: AttributedEvent) -> str:
-        return event.event_id
-
-    def entity(self, event: AttributedEvent) -> str:
-        return event.opportunity_id
-
-    def occurred_ms(self, event: AttributedEvent) -> int:
-        return to_ms(event.occurred_at)
-
-    def check_time(self, event: AttributedEvent) -> list[int]:
-        return [to_ms(event.occurred_at)]
-
-    def merge(self, state: State | None, event: AttributedEvent) -> State:
-        """Order-free: the handoff is the one record of its kind; the newest decision and the
-        newest outcome (by time, then event id) stand; held outcomes are withdrawn by claims."""
-        new: State = dict(state) if state else {}
-        at = to_ms(event.occurred_at)
-        tag = [at, event.event_id]
-        kind = event.kind
-        if kind is AttributedKind.handoff:
-            new["h"] = {
-                "at": at,
-                "team": event.team_id,
-                "seg": event.segment,
-                "fields": {k: v.value for k, v in event.fields.items()},
-            }
-            new["team"] = event.team_id
-        elif kind in (AttributedKind.accepted, AttributedKind.rejected):
-            if _newer(tag, new.get("dec", {}).get("tag")):
-                new["dec"] = {"tag": tag, "kind": kind.value}
-        elif kind in (AttributedKind.won, AttributedKind.lost):
-            if _newer(tag, new.get("out", {}).get("tag")):
-                new["out"] = {
-                    "tag": tag,
-                    "kind": kind.value,
-                    "cents": event.amount_cents,
-                    "cur": event.currency,
-                }
-        elif kind is AttributedKind.unattributed:
-            held = dict(new.get("u", {}))
-            held[event.event_id] = {
-                "at": at,
-                "kind": event.outcome.value if event.outcome else "won",
-                "cents": event.amount_cents,
-                "cur": event.currency,
-            }
-            new["u"] = held
-        elif kind is AttributedKind.claimed and event.claims:
-            new["claimed"] = sorted({*new.get("claimed", []), event.claims})
-        return new
-
-    def _day(self, ms: int) -> str:
-        return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(self.tz).date().isoformat()
-
-    def facts(self, state: State) -> Facts:
-        facts: Facts = {}
-        if "u" in state:
-            claimed = set(state.get("claimed", []))
-            for eid, held in state["u"].items():
-                if eid in claimed:
-                    continue
-                name = f"unattributed{SEP}{held['kind']}"
-                prev = facts.get(name)
-                facts[name] = (
-                    min(held["at"], prev[0]) if prev else held["at"],
-                    (prev[1] if prev else 0) + 1,
-                )
-                if held["cents"] is not None and held["kind"] == "won":
-                    amount = f"unattributed_amount{SEP}{held['cur']}"
-                    before = facts.get(amount, (held["at"], 0))
-                    facts[amount] = (before[0], before[1] + held["cents"])
-        handoff = state.get("h")
-        if handoff is None:
-            return facts
-        at, seg = handoff["at"], handoff["seg"]
-        day = self._day(at)
-        facts[f"handoffs{SEP}{seg}"] = (at, 1)
-        facts[f"cohort{SEP}{day}{SEP}handoffs"] = (at, 1)
-        fields = handoff["fields"]
-        for name, status in fields.items():
-            facts[f"disc{SEP}{name}{SEP}{status}"] = (at, 1)
-        answered = sum(1 for s in fields.values() if s == FieldStatus.answered.value)
-        applicable = sum(1 for s in fields.values() if s != FieldStatus.not_applicable.value)
-        facts["fields_answered"] = (at, answered)
-        facts["fields_applicable"] = (at, applicable)
-        complete = all(
-            fields.get(name) in (FieldStatus.answered.value, FieldStatus.not_applicable.value)
-            for name in self.required
-        )
-        if complete:
-            facts["complete_handoffs"] = (at, 1)
-        decision = state.get("dec")
-        if decision is not None:
-            facts[f"{decision['kind']}{SEP}{seg}"] = (decision["tag"][0], 1)
-            facts[f"cohort{SEP}{day}{SEP}{decision['kind']}"] = (at, 1)
-        outcome = state.get("out")
-        if outcome is not None:
-            closed = outcome["tag"][0]
-            facts[f"{outcome['kind']}{SEP}{seg}"] = (closed, 1)
-            facts[f"cohort{SEP}{day}{SEP}{outcome['kind']}"] = (at, 1)
-            if outcome["kind"] == "won" and outcome["cents"] is not None:
-                facts[f"won_amount{SEP}{outcome['cur']}"] = (closed, outcome["cents"])
-                facts[f"cohort{SEP}{day}{SEP}won_amount{SEP}{outcome['cur']}"] = (
-                    at,
-                    outcome["cents"],
-                )
-            elapsed_ms = max(closed - at, 0)
-            facts[f"ttc_le{SEP}{ttc_bucket(elapsed_ms / 1000)}"] = (closed, 1)
-            facts["ttc_sum_ms"] = (closed, elapsed_ms)
-            facts["ttc_count"] = (closed, 1)
-        return facts
-
-    def labels(self, state: State) -> Mapping[str, Any]:
-        return {"team": state.get("team", "")}
-
-    def windowed(self, fact: str) -> bool:
-        return fact.split(SEP, 1)[0] in WINDOWED
-
-    def emit(self, old: State | None, new: State, event: Any) -> list[Emit]:
-        return []

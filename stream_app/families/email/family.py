@@ -19,12 +19,10 @@ from zoneinfo import ZoneInfo
 
 from schemas.common import to_ms
 from schemas.email import BounceType, EmailEvent, EmailEventType
-from stream_app.family import DerivedSpec, Emit, Facts, MetricSpec, State
+from stream_app.business_time import WEEKDAYS
+from stream_app.family import DerivedSpec, Emit, Fact, Facts, MetricSpec, State, fact_key, newer
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DIMENSIONS = ("variant", "segment", "send_weekday", "send_hour", "team")
 NO_TEAM = "none"
-SEP = "|"
 
 # (state field, event types that set it); each keeps the earliest occurrence.
 _FIRST: dict[EmailEventType, str] = {
@@ -72,22 +70,17 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("spam_reports", "spam_reports", "Messages reported as spam.", "event"),
 )
 
-DERIVED: tuple[DerivedSpec, ...] = (
-    DerivedSpec("open_rate", "Unique human opens / delivered.", "human_opens", "delivered"),
-    DerivedSpec("click_rate", "Unique clicks / delivered.", "clicks", "delivered"),
-    DerivedSpec(
-        "click_to_open_rate", "Unique clicks / unique human opens.", "clicks", "human_opens"
-    ),
-)
-
 
 def fact_name(metric: str, dimension: str, value: str) -> str:
-    return SEP.join((metric, dimension, value))
+    """The key of "one message counted under `dimension` = `value`"."""
+    return fact_key(metric, dimension, value)
 
 
-def split_fact(name: str) -> tuple[str, str, str]:
-    metric, dimension, value = name.split(SEP, 2)
-    return metric, dimension, value
+def split_fact(key: str) -> tuple[str, str, str]:
+    """(metric, dimension, value) of an email fact key."""
+    fact = Fact.parse(key)
+    dimension, value = fact.parts
+    return fact.metric, dimension, value
 
 
 def _earlier(current: int | None, candidate: int) -> int:
@@ -99,7 +92,7 @@ class EmailFamily:
     key_field: str = "campaign_id"
     model: type[EmailEvent] = EmailEvent
     metrics: tuple[MetricSpec, ...] = METRICS
-    derived: tuple[DerivedSpec, ...] = DERIVED
+    derived: tuple[DerivedSpec, ...] = ()  # rates are the email records' own (kpis.rates)
 
     def __init__(self, tz: str) -> None:
         self.tz = ZoneInfo(tz)
@@ -129,7 +122,7 @@ class EmailFamily:
         at = to_ms(event.occurred_at)
         tag = [at, event.event_id]
         current = new.get("tag")
-        if current is None or (tag[0], tag[1]) > (current[0], current[1]):
+        if newer(tag, current):
             new.update(
                 tag=tag,
                 v=event.variant,

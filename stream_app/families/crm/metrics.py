@@ -13,8 +13,8 @@ from prometheus_client.core import (
 )
 
 from schemas.crm import UNATTRIBUTED
-from stream_app.crm_kpis import COUNTED, STATUSES, rates, split, totals_of
-from stream_app.families.crm import TTC_BUCKETS
+from stream_app.families.crm.family import TTC_BUCKETS
+from stream_app.families.crm.kpis import COUNTED, STATUSES, rates, split, totals_of
 from stream_app.metrics import Candidates, StateCollector, group_first, rank_into, shown_windows
 
 HELP = {

@@ -19,12 +19,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from stream_app.business_time import BusinessCalendar
+from stream_app.business_time import WEEKDAYS, BusinessCalendar
 from stream_app.clock import Clock
 
 log = logging.getLogger(__name__)
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 NonNegative = Annotated[float, Field(ge=0)]
 

@@ -1,0 +1,77 @@
+"""CRM KPI math from a rep's counts (totals or one window): the figures and rates (pure)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from stream_app.family import Fact
+from stream_app.records import ratio
+
+COUNTED = ("handoffs", "accepted", "rejected", "won", "lost")
+STATUSES = ("answered", "asked_declined", "asked_unknown", "not_asked", "not_applicable")
+
+
+def split(counts: Mapping[str, int]) -> dict[str, Any]:
+    """Facts of a rep (totals or one window) as nested figures."""
+    by_segment: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTED, 0))
+    amounts: dict[str, int] = defaultdict(int)
+    discovery: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
+    cohorts: dict[str, dict[str, Any]] = {}
+    ttc: dict[str, int] = {}
+    unattributed: dict[str, int] = {}
+    unattributed_amount: dict[str, int] = {}
+    plain: dict[str, int] = {}
+    for key, n in counts.items():
+        fact = Fact.parse(key)
+        head, parts = fact.metric, fact.parts
+        if head in COUNTED:
+            by_segment[parts[0]][head] += n
+        elif head == "won_amount":
+            amounts[parts[0]] += n
+        elif head == "disc":
+            discovery[parts[0]][parts[1]] += n
+        elif head == "cohort":
+            day, what = parts[0], parts[1]
+            cohort = cohorts.setdefault(day, {**dict.fromkeys(COUNTED, 0), "won_amount_cents": {}})
+            if what == "won_amount":
+                cohort["won_amount_cents"][parts[2]] = n
+            else:
+                cohort[what] += n
+        elif head == "ttc_le":
+            ttc[parts[0]] = n
+        elif head == "unattributed":
+            unattributed[parts[0]] = n
+        elif head == "unattributed_amount":
+            unattributed_amount[parts[0]] = n
+        else:
+            plain[key] = n
+    return {
+        "by_segment": dict(by_segment),
+        "amounts": dict(amounts),
+        "discovery": dict(discovery),
+        "cohorts": cohorts,
+        "ttc": ttc,
+        "unattributed": unattributed,
+        "unattributed_amount": unattributed_amount,
+        "plain": plain,
+    }
+
+
+def totals_of(by_segment: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    out = dict.fromkeys(COUNTED, 0)
+    for counts in by_segment.values():
+        for name in COUNTED:
+            out[name] += counts.get(name, 0)
+    return out
+
+
+def rates(c: Mapping[str, int], plain: Mapping[str, int]) -> dict[str, float | None]:
+    return {
+        "handoff_conversion": ratio(c.get("accepted", 0), c.get("handoffs", 0)),
+        "win_rate": ratio(c.get("won", 0), c.get("won", 0) + c.get("lost", 0)),
+        "discovery_completeness": ratio(
+            plain.get("fields_answered", 0), plain.get("fields_applicable", 0)
+        ),
+    }

@@ -1,0 +1,387 @@
+"""The Faust worker of one pipeline: builds what the pipeline's spec names and wires it to one
+agent on the source topic, one timer for windows over time, and the web pages.
+
+An event walks one way: the agent hands a batch to `Ingest` (decode, dedupe, plan, commit),
+the engine's write-back state goes to the changelog before the batch is acknowledged, the
+timer closes windows and publishes KPI records (`Publisher`), and `/metrics` reads the state
+at scrape time through the pipeline's collector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import threading
+from typing import Any, cast
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from stream_app.clock import Clock, SystemClock
+from stream_app.cluster_watch import ClusterWatch
+from stream_app.engine import Engine
+from stream_app.faust_store import FaustTableStore
+from stream_app.health import StallWatch
+from stream_app.ingest import Ingest
+from stream_app.kafka_config import faust_credentials
+from stream_app.logstorm import LogStorm
+from stream_app.metrics import LabelGuard, RebalanceCollector, SequencerCollector
+from stream_app.pipeline import Context
+from stream_app.publish import Publisher
+from stream_app.registry import spec_for
+from stream_app.settings import Settings
+from stream_app.source import Source
+from stream_app.topics import ensure_topics
+from stream_app.web_auth import authorized, challenge
+
+log = logging.getLogger(__name__)
+METRIC_PREFIX = "isales"
+
+EXIT_STATE_MISMATCH = 3
+"""Exit status when the cluster no longer holds what the state counted (see ClusterWatch)."""
+
+
+class QuietWorker(faust.Worker):
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        # mode leaves the root logger at DEBUG and filters in the handler, so every debug()
+        # call in aiokafka and Faust built a LogRecord: a sixth of the worker's CPU.
+        logger.setLevel(level)
+        super().on_setup_root_logger(logger, level)
+
+
+class Worker(QuietWorker):
+    """The service's worker: readable logs during outages and a bounded shutdown."""
+
+    def __init__(self, service: Service, **kwargs: Any) -> None:
+        super().__init__(service.app, **kwargs)
+        self.service = service
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        self.service.log_storm.install(logger)
+
+    def _schedule_shutdown(self, signal: signal.Signals) -> None:
+        # Faust's stop waits on the producer and the group coordinator; with the broker gone
+        # that took 40 s and more. State and offsets are crash-safe, so past the timeout the
+        # process simply ends (what a SIGKILL would do, minus the surprise).
+        timeout = self.service.settings.shutdown_timeout_seconds
+        watchdog = threading.Timer(timeout, _exit_after_timeout, args=(timeout,))
+        watchdog.daemon = True
+        watchdog.start()
+        super()._schedule_shutdown(signal)
+
+
+def _exit_fatal(message: str) -> None:
+    # Not a graceful stop: Faust's is what hangs on such a cluster, and nothing is lost by
+    # ending (state and offsets are crash-safe).
+    log.critical(message)
+    logging.shutdown()
+    os._exit(EXIT_STATE_MISMATCH)
+
+
+def _exit_after_timeout(timeout: float) -> None:
+    log.warning(
+        "shutdown did not finish within ISALES_SHUTDOWN_TIMEOUT_SECONDS=%s; exiting now "
+        "(state and offsets are crash-safe: the next start resumes exactly)",
+        timeout,
+    )
+    logging.shutdown()
+    os._exit(0)
+
+
+def faust_app(s: Settings, app_id: str, port: int) -> faust.App:
+    return faust.App(
+        app_id,
+        broker=[f"kafka://{b}" for b in s.bootstrap_list],
+        broker_credentials=faust_credentials(s),
+        store="memory://",
+        autodiscover=False,
+        consumer_auto_offset_reset="earliest",
+        processing_guarantee="at_least_once",
+        table_standby_replicas=0,
+        topic_partitions=s.partitions,
+        topic_replication_factor=s.replication_factor,
+        topic_disable_leader=True,
+        broker_session_timeout=s.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, s.session_timeout_seconds / 3),
+        producer_acks=-1,
+        # At least the broker's limit (message.max.bytes, ~1 MB by default), so the producer
+        # never refuses a copy the broker would take.
+        producer_max_request_size=s.producer_max_request_bytes,
+        web_enabled=True,
+        web_bind=s.metrics_host,
+        web_host=s.metrics_host,
+        web_port=port,
+        web_in_thread=False,
+        # Only the pages we mean: Faust's /table pages serve stored state (event ids, call
+        # times) and /router the cluster's layout, unauthenticated, on this port.
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
+        logging_config=None,
+        # Table keys and values go to the changelog as JSON and come back as str and dict.
+        key_serializer="json",
+        value_serializer="json",
+    )
+
+
+class Service:
+    """One pipeline's worker: Faust app, state, ingest, publishing and metrics."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        registry: CollectorRegistry | None = None,
+        pipeline: str = "calls",
+    ) -> None:
+        s = self.settings = settings
+        spec = self.spec = spec_for(s, pipeline)
+        self.clock = clock or SystemClock()
+        self.registry = registry or CollectorRegistry()
+        self.app = app = faust_app(s, spec.app_id, spec.port)
+        # Bytes in, bytes out: decoding is ours, so a bad record can reach the DLQ intact.
+        self.source_topic = app.topic(
+            spec.source, partitions=s.partitions, key_serializer="raw", value_serializer="raw"
+        )
+        self.table = app.Table(f"{spec.name}-state", default=None, partitions=s.partitions)
+        self.table_store = FaustTableStore(app, self.table)
+        self.engine: Engine[Any] = Engine(
+            spec.family,
+            self.table_store,
+            self.clock,
+            specs=s.window_specs,
+            tz=s.business_timezone,
+            grace_ms=s.grace_ms,
+            window_retention_ms=int(s.window_retention_hours * 3_600_000),
+            dedupe_retention_ms=int(spec.dedupe_hours * 3_600_000),
+        )
+        # Faust warns on every producer back-pressure cycle; that is flow control, not news.
+        logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)
+        self.lock = asyncio.Lock()
+        self.stalls = StallWatch(int(s.stall_timeout_seconds * 1000))
+        self.log_storm = LogStorm(self.clock, interval_ms=int(s.outage_log_interval_seconds * 1000))
+        self.source = Source(app, spec.source)
+        self.publisher = Publisher(
+            lambda *args, **kwargs: app.producer.send(*args, **kwargs),
+            spec,
+            self.engine,
+            s.dlq_max_record_bytes,
+        )
+        self.ingest = Ingest(
+            self.engine,
+            s,
+            self.clock,
+            self.source,
+            self.publisher,
+            self.table_store,
+            self.owned_partitions,
+        )
+        self._indexed: set[int] | None = None
+        self._last_sweep_ms = self.clock.now_ms()
+        self.guard = LabelGuard(
+            {
+                "rep": s.label_cap_rep,
+                "team": s.label_cap_team,
+                "campaign": s.label_cap_campaign,
+                "variant": s.label_cap_variant,
+                "segment": s.label_cap_segment,
+                "field": s.label_cap_field,
+                "currency": s.label_cap_currency,
+            }
+        )
+        self.rebalances = 0
+        ctx = Context(
+            settings=s,
+            engine=self.engine,
+            clock=self.clock,
+            guard=self.guard,
+            prefix=METRIC_PREFIX,
+            source=spec.source,
+            owned=self.owned_partitions,
+            highwater=self.source.highwater,
+            produce=self.publisher.produce,
+            outputs=spec.outputs,
+        )
+        self.extras = spec.extras(ctx)
+        for collector in (
+            SequencerCollector(self.ingest.sequencer, METRIC_PREFIX, spec.source),
+            RebalanceCollector(lambda: self.rebalances, METRIC_PREFIX),
+            *(c for extra in self.extras for c in extra.collectors()),
+            spec.collector(ctx),
+        ):
+            self.registry.register(collector)
+        self._wire()
+
+    # ---- ownership -------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        recovery = cast(Any, self.app.tables).recovery
+        return bool(recovery.completed.is_set()) and not self.app.rebalancing
+
+    def owned_partitions(self) -> set[int]:
+        return self.source.assigned() if self.ready() else set()
+
+    def _applied_next(self, partition: int) -> int:
+        return self.engine.next_offset(partition) or 0
+
+    def _caught_up(self, partition: int) -> bool:
+        hw = self.source.highwater(partition)
+        return hw is not None and self._applied_next(partition) >= hw
+
+    def _state_next_offsets(self) -> dict[int, int]:
+        """Next offset per source partition this process holds state for."""
+        out = {}
+        for part in range(self.settings.partitions):
+            nxt = self.engine.next_offset(part)
+            if nxt is not None:
+                out[part] = nxt
+        return out
+
+    def stalled_partitions(self) -> list[int]:
+        """Owned partitions with records waiting that made no progress for
+        ISALES_STALL_TIMEOUT_SECONDS."""
+        owned = self.owned_partitions()
+        self.stalls.forget_except(owned)
+        now = self.clock.now_ms()
+        return [
+            part
+            for part in sorted(owned)
+            if self.stalls.observe(part, self._applied_next(part), self.source.highwater(part), now)
+        ]
+
+    # ---- wiring ----------------------------------------------------------------------------
+
+    def _wire(self) -> None:
+        app, s = self.app, self.settings
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def create_topics() -> None:
+            await ensure_topics(s)
+
+        @app.agent(self.source_topic, concurrency=1)
+        async def ingest(stream: Any) -> Any:
+            # take_events acks a batch only after this body has handled all of it.
+            async for events in stream.take_events(
+                s.batch_max_events, within=s.batch_within_seconds
+            ):
+                await self.handle([event.message for event in events])
+                yield None
+
+        @app.timer(interval=s.kpi_update_interval_seconds)  # type: ignore[untyped-decorator]
+        async def windows_tick() -> None:
+            await self.tick()
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def watch_cluster() -> None:
+            # Outside the state lock, on its own client: Faust is what hangs when this fires.
+            await cast(Any, self.app.tables).recovery.completed.wait()
+            watch = ClusterWatch(s, self.spec.source, self.spec.app_id, self._state_next_offsets)
+            while True:
+                await asyncio.sleep(s.cluster_check_interval_seconds)
+                fatal = await watch.check()
+                if fatal is not None:
+                    _exit_fatal(fatal)
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def start_extras() -> None:
+            for extra in self.extras:
+                extra.start()
+
+        @app.on_partitions_assigned.connect
+        async def count_rebalance(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+            self.rebalances += 1
+
+        @app.page("/metrics")
+        async def metrics(web: Any, request: Any) -> Any:
+            if not authorized(
+                request.headers.get("Authorization"),
+                token=s.metrics_auth_token,
+                user=s.metrics_basic_auth_user,
+                password=s.metrics_basic_auth_password,
+            ):
+                return web.text(
+                    "unauthorized\n",
+                    status=401,
+                    headers={"WWW-Authenticate": challenge(s.metrics_auth_token)},
+                )
+            return web.bytes(self.exposition(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+        @app.page("/healthz")
+        async def healthz(web: Any, request: Any) -> Any:
+            return web.json({"status": "ok"})
+
+        @app.page("/readyz")
+        async def readyz(web: Any, request: Any) -> Any:
+            ready = self.ready()
+            stalled = self.stalled_partitions() if ready else []
+            body: dict[str, Any] = {
+                "ready": ready and not stalled,
+                "partitions": sorted(self.owned_partitions()),
+            }
+            if not ready:
+                body["reason"] = "recovering state or rebalancing"
+            elif stalled:
+                body["reason"] = (
+                    f"partitions {stalled} of {self.spec.source} have records waiting and made "
+                    f"no progress for {s.stall_timeout_seconds:g} s"
+                )
+                body["stalled"] = stalled
+            return web.json(body, status=200 if body["ready"] else 503)
+
+    def exposition(self) -> bytes:
+        """The scrape, rendered from state as it is: never waits on the lock, which handle()
+        and tick() hold while the producer waits on the broker (a scrape once took 31.7 s
+        during an outage and Prometheus marked the worker down). Collectors only read, and
+        between awaits the state is whole: each record's writes land in one synchronous step."""
+        if not self.lock.locked():
+            self._sync_index()
+        self.guard.new_scrape()
+        return generate_latest(self.registry)
+
+    def _sync_index(self) -> set[int]:
+        owned = self.owned_partitions()
+        if owned != self._indexed:
+            self.engine.rebuild_index(owned)
+            self.ingest.sequencer.reset()
+            self._indexed = owned
+        return owned
+
+    # ---- records in ------------------------------------------------------------------------
+
+    async def handle(self, messages: list[Any]) -> None:
+        async with self.lock:
+            await self.ingest.batch(messages)
+
+    # ---- over time -------------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        s = self.settings
+        self.log_storm.tick()
+        self.stalled_partitions()  # keeps the progress marks fresh between probes
+        async with self.lock:
+            owned = self._sync_index()
+            if not owned and not self.ready():
+                return
+            await self.ingest.catch_up_idle(owned)
+            now = self.clock.now_ms()
+            idle_ms = int(s.idle_timeout_seconds * 1000)
+            due = []
+            for part in sorted(owned):
+                wm = self.engine.effective_watermark(part, self._caught_up(part), idle_ms)
+                due.extend(self.engine.due_windows(part, wm))
+            await self.publisher.final_windows(due, now)
+            await self.publisher.changed(owned, now)
+            if now - self._last_sweep_ms >= s.sweep_interval_seconds * 1000:
+                self._last_sweep_ms = now
+                removed = self.engine.sweep(owned)
+                if removed:
+                    log.info("retention removed %d keys", removed)
+            self.engine.flush()
+            await self.table_store.drain()
+            for extra in self.extras:
+                await extra.tick()

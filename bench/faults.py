@@ -31,25 +31,10 @@ from stream_app.demo import Produced
 from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.kafka_local import LocalKafka
 from stream_app.topics import ensure_topics
-from tests.checks import progress
-from tests.hostile import Bad, mix
-from tests.scenario_run import settings_for
-from tests.support import WorkerProc, isolated_env, metric_sum, read_topic, wait_for
-
-
-async def produce(bootstrap: str, topic: str, records: list[Produced | Bad]) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_request_size=2_000_000
-    )
-    await producer.start()
-    try:
-        futures = [await producer.send(topic, key=r.key, value=r.value) for r in records]
-        for fut in futures:
-            await fut
-    finally:
-        await producer.stop()
+from tests.helpers.checks import progress
+from tests.helpers.hostile import Bad, mix
+from tests.helpers.scenarios import produce_records, settings_for
+from tests.helpers.support import WorkerProc, isolated_env, metric_sum, read_topic, wait_for
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -63,7 +48,7 @@ def drain(bootstrap: str, records: list[Produced | Bad], tmp: Path) -> dict[str,
     env = isolated_env(bootstrap, ISALES_IDLE_TIMEOUT_SECONDS="30")
     s = settings_for(env)
     asyncio.run(ensure_topics(s))
-    asyncio.run(produce(bootstrap, s.calls_topic, records))
+    asyncio.run(produce_records(bootstrap, s.calls_topic, records))
     worker = WorkerProc(env, tmp, f"faults-{uuid.uuid4().hex[:6]}").start()
     slowest = [0.0]
     done = threading.Event()

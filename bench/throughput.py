@@ -40,8 +40,8 @@ from stream_app.families.email.family import EmailFamily
 from stream_app.kafka_local import LocalKafka
 from stream_app.settings import Settings
 from stream_app.topics import ensure_topics
-from tests.checks import processed, settled
-from tests.support import WorkerProc, isolated_env, metric_sum, wait_for
+from tests.helpers.checks import processed, settled
+from tests.helpers.support import WorkerProc, isolated_env, metric_sum, wait_for
 
 
 async def baseline(bootstrap: str, topic: str, total: int, family: Any) -> float:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from schemas.common import from_ms
 from stream_app import kafka_local, registry
 
 if TYPE_CHECKING:
@@ -68,20 +69,23 @@ def cmd_topics(_: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from stream_app import demo
+    from stream_app.clock import SystemClock
     from stream_app.kafka_config import aiokafka_options
     from stream_app.topics import ensure_topics
 
     settings = _settings()
     asyncio.run(ensure_topics(settings))
     options = aiokafka_options(settings)
+    clock = SystemClock()
+    now = from_ms(clock.now_ms())
     if args.email:
-        from datetime import datetime, timedelta
+        from datetime import timedelta
         from zoneinfo import ZoneInfo
 
         from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
 
         # Sends over the last few days, so every event is in the past and the A/B is settled.
-        today = datetime.now(ZoneInfo(settings.business_timezone)).date()
+        today = now.astimezone(ZoneInfo(settings.business_timezone)).date()
         cfg = EmailScenarioConfig(
             seed=args.seed,
             start_date=(today - timedelta(days=3)).isoformat(),
@@ -92,19 +96,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"produced {len(records)} email records to {settings.email_topic}")
         return 0
     if args.crm:
-        from datetime import datetime, timedelta
+        from datetime import timedelta
         from zoneinfo import ZoneInfo
 
         from stream_app.families.crm.demo import CrmScenarioConfig, crm_scenario, past_only
 
         # Handoffs over the last four weeks; outcomes follow (some still to come).
-        today = datetime.now(ZoneInfo(settings.business_timezone)).date()
+        today = now.astimezone(ZoneInfo(settings.business_timezone)).date()
         start = today - timedelta(days=today.weekday() + 28)
         crm_cfg = CrmScenarioConfig(
             seed=args.seed, start_date=start.isoformat(), tz=settings.business_timezone
         )
         # Deals that close in the future have not closed yet (and would be dead-lettered).
-        records = past_only(crm_scenario(crm_cfg), int(datetime.now().timestamp() * 1000))
+        records = past_only(crm_scenario(crm_cfg), clock.now_ms())
         asyncio.run(demo.produce(options, settings.crm_topic, records))
         print(f"produced {len(records)} CRM records to {settings.crm_topic}")
         return 0
@@ -117,11 +121,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         asyncio.run(demo.produce(options, settings.calls_topic, calls))
         print(f"produced {len(calls)} records to {settings.calls_topic}")
         return 0
-    from stream_app.clock import SystemClock
     from stream_app.families.crm.demo import crm_follow_up
 
     # Live calls, and the handoffs that some conversations become minutes later.
-    clock = SystemClock()
     stream = live_records(
         args.rate,
         args.seed,

@@ -8,7 +8,7 @@ path: the counters are the table's own totals.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Self
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -127,6 +127,40 @@ def shown_windows(engine: Engine[Any], parts: set[int]) -> dict[tuple[int, str, 
     return wanted
 
 
+Labels = tuple[str, ...]
+
+
+def window_rows(
+    engine: Engine[Any],
+    parts: set[int],
+    *,
+    zero: Callable[[Value], Iterable[Labels]],
+    rows: Callable[[Value], Iterable[tuple[Labels, Mapping[str, int]]]],
+) -> dict[Labels, dict[str, int]]:
+    """(labels..., window, position) -> counts summed over the shown windows (current and
+    previous, as of each partition's watermark). `zero(totals)` names the label sets every
+    known group shows in every window, so a quiet rep shows 0, not "No data"; `rows(window)`
+    says which label sets a window's counts go to."""
+    wanted = shown_windows(engine, parts)
+    by_partition: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for (part, spec_name, _start), position in wanted.items():
+        by_partition[part].append((spec_name, position))
+    out: dict[Labels, dict[str, int]] = {}
+    for _, totals in engine.values("t/", parts):
+        for labels in zero(totals):
+            for spec_name, position in by_partition.get(totals["p"], ()):
+                out.setdefault((*labels, spec_name, position), {})
+    for _, window in engine.values("w/", parts):
+        shown = wanted.get((window["p"], window["spec"], window["start"]))
+        if shown is None:
+            continue
+        for labels, counts in rows(window):
+            bucket = out.setdefault((*labels, window["spec"], shown), {})
+            for fact, amount in counts.items():
+                bucket[fact] = bucket.get(fact, 0) + amount
+    return out
+
+
 class StateCollector(Collector):
     def __init__(
         self,
@@ -182,6 +216,17 @@ class StateCollector(Collector):
     def _labels(self, value: Value) -> tuple[str, str]:
         return self.guard("rep", value["g"]), self.guard("team", value.get("team", ""))
 
+    def rep_window_rows(
+        self, parts: set[int], skip: Callable[[Value], bool] = lambda value: False
+    ) -> dict[Labels, dict[str, int]]:
+        """(rep, team, window, position) -> counts, for groups that are reps."""
+        return window_rows(
+            self.engine,
+            parts,
+            zero=lambda totals: [] if skip(totals) else [self._labels(totals)],
+            rows=lambda window: [] if skip(window) else [(self._labels(window), window["c"])],
+        )
+
     def collect(self) -> Iterator[Any]:
         parts = self.owned()
         if self.family.metrics:
@@ -208,23 +253,7 @@ class StateCollector(Collector):
 
     def _windows(self, parts: set[int]) -> Iterator[Any]:
         """Current and previous windows as of each partition's watermark (event time)."""
-        wanted = shown_windows(self.engine, parts)
-        Row = tuple[str, str, str, str]
-        rows: dict[Row, dict[str, int]] = {}
-        # Every known rep gets a row for every window, so a quiet rep shows 0, not "No data".
-        for _, value in self.engine.values("t/", parts):
-            rep_l, team_l = self._labels(value)
-            for (part, spec_name, _start), position in wanted.items():
-                if part == value["p"]:
-                    rows.setdefault((rep_l, team_l, spec_name, position), {})
-        for _, value in self.engine.values("w/", parts):
-            found = wanted.get((value["p"], value["spec"], value["start"]))
-            if found is None:
-                continue
-            rep_l, team_l = self._labels(value)
-            bucket = rows.setdefault((rep_l, team_l, value["spec"], found), {})
-            for fact, amount in value["c"].items():
-                bucket[fact] = bucket.get(fact, 0) + amount
+        rows = self.rep_window_rows(parts)
         labels = ["rep", "team", "window", "position"]
         for metric in self.family.metrics:
             gauge = GaugeMetricFamily(

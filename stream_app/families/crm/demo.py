@@ -19,9 +19,9 @@ import orjson
 
 from schemas.common import from_ms, to_ms
 from stream_app.demo import Produced, roster
+from stream_app.families.crm.kpis import STATUSES
 
 FIELDS = ("budget", "authority", "need", "timeline", "competition")
-STATUSES = ("answered", "asked_declined", "asked_unknown", "not_asked", "not_applicable")
 INDUSTRIES = ("saas", "manufacturing", "retail", "finance")
 SIZES = ("smb", "mid", "ent")
 CURRENCIES = ("EUR", "USD", "JPY")

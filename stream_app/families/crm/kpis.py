@@ -6,11 +6,13 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from schemas.crm import FieldStatus
 from stream_app.family import Fact
 from stream_app.records import ratio
 
 COUNTED = ("handoffs", "accepted", "rejected", "won", "lost")
-STATUSES = ("answered", "asked_declined", "asked_unknown", "not_asked", "not_applicable")
+STATUSES = tuple(status.value for status in FieldStatus)
+"""Discovery statuses in the schema's order; never merged (README, "Handoff quality")."""
 
 
 def split(counts: Mapping[str, int]) -> dict[str, Any]:

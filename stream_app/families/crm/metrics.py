@@ -15,7 +15,7 @@ from prometheus_client.core import (
 from schemas.crm import UNATTRIBUTED
 from stream_app.families.crm.family import TTC_BUCKETS
 from stream_app.families.crm.kpis import COUNTED, STATUSES, rates, split, totals_of
-from stream_app.metrics import Candidates, StateCollector, group_first, rank_into, shown_windows
+from stream_app.metrics import Candidates, StateCollector, group_first, rank_into
 
 HELP = {
     "handoffs": "Leads handed to field sales (opportunities created), by handoff time.",
@@ -141,23 +141,7 @@ class CrmCollector(StateCollector):
         yield from (amount, disc, *plain.values(), hist, pending, pending_amount)
 
     def _crm_windows(self, parts: set[int]) -> Iterator[Any]:
-        wanted = shown_windows(self.engine, parts)
-        rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-        for _, totals in self.engine.values("t/", parts):  # quiet reps show 0
-            if totals["g"] == UNATTRIBUTED:
-                continue
-            rep, team = self._labels(totals)
-            for (part, spec_name, _), position in wanted.items():
-                if part == totals["p"]:
-                    rows.setdefault((rep, team, spec_name, position), {})
-        for _, win in self.engine.values("w/", parts):
-            found = wanted.get((win["p"], win["spec"], win["start"]))
-            if found is None or win["g"] == UNATTRIBUTED:
-                continue
-            rep, team = self._labels(win)
-            bucket = rows.setdefault((rep, team, win["spec"], found), {})
-            for fact, n in win["c"].items():
-                bucket[fact] = bucket.get(fact, 0) + n
+        rows = self.rep_window_rows(parts, skip=lambda value: value["g"] == UNATTRIBUTED)
         labels = ["rep", "team", "window", "position"]
         gauges = {
             name: GaugeMetricFamily(

@@ -15,7 +15,14 @@ from prometheus_client.core import GaugeMetricFamily
 
 from stream_app.families.email.family import METRICS
 from stream_app.families.email.kpis import WINDOW_COUNTS, ab, by_dimension, rates
-from stream_app.metrics import Candidates, StateCollector, group_first, rank_into, shown_windows
+from stream_app.metrics import (
+    Candidates,
+    Labels,
+    StateCollector,
+    group_first,
+    rank_into,
+    window_rows,
+)
 from stream_app.store import Value
 
 GUARDED = {"variant": "variant", "segment": "segment", "team": "team"}
@@ -131,29 +138,22 @@ class EmailCollector(StateCollector):
 
     def _activity(self, parts: set[int], live: dict[str, Value]) -> Iterator[Any]:
         """Current and previous event-time windows per campaign and variant."""
-        wanted = shown_windows(self.engine, parts)
-        rows: dict[tuple[str, str, str, str], dict[str, int]] = {}
-        for campaign, totals in live.items():  # every live variant shows 0 in a quiet window
-            c_label = self.guard("campaign", campaign)
-            for (dimension, value), _ in by_dimension(totals["c"]).items():
-                if dimension != "variant":
-                    continue
-                for (part, spec_name, _start), position in wanted.items():
-                    if part == totals["p"]:
-                        v_label = self.guard("variant", value)
-                        rows.setdefault((c_label, v_label, spec_name, position), {})
-        for _, win in self.engine.values("w/", parts):
-            found = wanted.get((win["p"], win["spec"], win["start"]))
-            if found is None or win["g"] not in live:
-                continue
-            c_label = self.guard("campaign", win["g"])
-            for (dimension, value), counts in by_dimension(win["c"]).items():
-                if dimension != "variant":
-                    continue
-                key = (c_label, self.guard("variant", value), win["spec"], found)
-                bucket = rows.setdefault(key, {})
-                for metric, n in counts.items():
-                    bucket[metric] = bucket.get(metric, 0) + n
+
+        def variants(value: Value) -> Iterator[tuple[Labels, dict[str, int]]]:
+            if value["g"] not in live:  # a quiet campaign has left /metrics
+                return
+            campaign = self.guard("campaign", value["g"])
+            for (dimension, variant), counts in by_dimension(value["c"]).items():
+                if dimension == "variant":
+                    yield (campaign, self.guard("variant", variant)), counts
+
+        # Every live variant shows 0 in a quiet window.
+        rows = window_rows(
+            self.engine,
+            parts,
+            zero=lambda totals: [labels for labels, _ in variants(totals)],
+            rows=variants,
+        )
         labels = ["campaign", "variant", "window", "position"]
         for metric in WINDOW_COUNTS:
             gauge = GaugeMetricFamily(

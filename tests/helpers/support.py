@@ -1,0 +1,240 @@
+"""Helpers for integration tests: worker subprocesses, scrapes and topic reads."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from stream_app.kafka_local import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, every: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def isolated_env(bootstrap: str, **overrides: str) -> dict[str, str]:
+    """Settings for one test: its own topics and consumer group on the shared broker."""
+    tag = uuid.uuid4().hex[:8]
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "ISALES_APP_ID": f"isales-test-{tag}",
+        "ISALES_CALLS_TOPIC": f"calls-{tag}",
+        "ISALES_KPI_CALLS_TOPIC": f"kpi-calls-{tag}",
+        "ISALES_DLQ_TOPIC": f"dlq-{tag}",
+        "ISALES_LATE_TOPIC": f"late-{tag}",
+        "ISALES_EMAIL_TOPIC": f"email-{tag}",
+        "ISALES_KPI_EMAIL_TOPIC": f"kpi-email-{tag}",
+        "ISALES_KPI_EMAIL_AB_TOPIC": f"kpi-email-ab-{tag}",
+        "ISALES_KPI_PACING_TOPIC": f"kpi-pacing-{tag}",
+        "ISALES_CRM_TOPIC": f"crm-{tag}",
+        "ISALES_CRM_ATTRIBUTED_TOPIC": f"crm-attributed-{tag}",
+        "ISALES_KPI_HANDOFFS_TOPIC": f"kpi-handoffs-{tag}",
+        "ISALES_KPI_OUTCOMES_TOPIC": f"kpi-outcomes-{tag}",
+        "ISALES_PARTITIONS": "4",
+        "ISALES_SESSION_TIMEOUT_SECONDS": "6",
+        "ISALES_GRACE_SECONDS": "120",
+        "ISALES_IDLE_TIMEOUT_SECONDS": "3",
+        "ISALES_KPI_UPDATE_INTERVAL_SECONDS": "0.5",
+        "ISALES_BUSINESS_TIMEZONE": "Europe/Berlin",
+        "ISALES_LOG_LEVEL": "info",
+    }
+    env.update(overrides)
+    return env
+
+
+class WorkerProc:
+    """`stream-app worker` as a subprocess with its own metrics port."""
+
+    def __init__(
+        self, env: dict[str, str], log_dir: Path, name: str, pipeline: str = "calls"
+    ) -> None:
+        self.port = free_port()
+        self.pipeline = pipeline
+        port = str(self.port)
+        ports = ("METRICS", "EMAIL_METRICS", "CRM_ATTRIBUTION_METRICS", "CRM_METRICS")
+        self.env = {**env, **{f"ISALES_{name}_PORT": port for name in ports}}
+        self.log_path = log_dir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProc:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "stream_app", "worker", "--pipeline", self.pipeline],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=5) as response:  # noqa: S310
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+        except OSError:
+            return 0, ""  # not listening (yet, or any more)
+
+    def ready(self) -> bool:
+        if not self.alive():
+            raise AssertionError(f"worker died; log:\n{self.log_tail()}")
+        return self.get("/readyz")[0] == 200
+
+    def scrape(self) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+        status, body = self.get("/metrics")
+        if status != 200:
+            raise OSError(f"scrape of {self.url} answered {status}")
+        return parse_metrics(body)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.alive():
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+
+    def log_tail(self, lines: int = 60) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+Samples = dict[str, dict[tuple[tuple[str, str], ...], float]]
+
+
+def parse_metrics(body: str) -> Samples:
+    out: Samples = defaultdict(dict)
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            out[sample.name][tuple(sorted(sample.labels.items()))] = sample.value
+    return out
+
+
+def metric_sum(samples: Samples, name: str, **match: str) -> float:
+    total = 0.0
+    for labels, value in samples.get(name, {}).items():
+        as_dict = dict(labels)
+        if all(as_dict.get(k) == v for k, v in match.items()):
+            total += value
+    return total
+
+
+def merged(*scrapes: Samples) -> Samples:
+    """Sum samples over workers, as PromQL sum() would."""
+    out: Samples = defaultdict(dict)
+    for scrape in scrapes:
+        for name, series in scrape.items():
+            for labels, value in series.items():
+                out[name][labels] = out[name].get(labels, 0.0) + value
+    return out
+
+
+@dataclass
+class Consumed:
+    key: bytes | None
+    value: bytes | None
+    partition: int
+    offset: int
+    headers: dict[str, str]
+
+
+def read_topic(bootstrap: str, topic: str) -> list[Consumed]:
+    """Every record on the topic, up to its end offsets at the time of the call."""
+
+    async def run() -> list[Consumed]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            described = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        parts = {p["partition"] for p in described[0]["partitions"]}
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            tps = [TopicPartition(topic, p) for p in sorted(parts)]
+            if not tps:
+                return []
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            out: list[Consumed] = []
+            remaining = {tp for tp in tps if ends[tp] > 0}
+            while remaining:
+                batch = await consumer.getmany(timeout_ms=1000)
+                for tp, messages in batch.items():
+                    for m in messages:
+                        if m.offset < ends[tp]:
+                            headers = {k: v.decode() for k, v in (m.headers or ())}
+                            out.append(Consumed(m.key, m.value, tp.partition, m.offset, headers))
+                        if m.offset >= ends[tp] - 1:
+                            remaining.discard(tp)
+            return out
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
+def latest_by_key(records: list[Consumed]) -> dict[bytes, Any]:
+    import orjson
+
+    latest: dict[bytes, Any] = {}
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        assert record.key is not None and record.value is not None
+        latest[record.key] = orjson.loads(record.value)
+    return latest
+
+
+def promtool_check_metrics(text: str) -> None:
+    """`promtool check metrics` on a real exposition: names, units, help, types."""
+    import shutil
+
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is required (Debian package 'prometheus'): run scripts/bootstrap.sh"
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text.encode(), capture_output=True, check=False
+    )
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from schemas.common import EventId, LabelId, Timestamp, to_ms
+from schemas.common import EventId, LabelId, Timestamp
 
 
 class Direction(StrEnum):
@@ -74,12 +74,3 @@ class CallEvent(BaseModel):
         check(self.started_at, self.ended_at, "ended_at is before started_at")
         check(self.answered_at, self.ended_at, "ended_at is before answered_at")
         return self
-
-    @property
-    def talk_ms(self) -> int | None:
-        """Talk time in ms: the vendor's talk_seconds, else ended_at - answered_at."""
-        if self.talk_seconds is not None:
-            return round(self.talk_seconds * 1000)
-        if self.answered_at is not None and self.ended_at is not None:
-            return to_ms(self.ended_at) - to_ms(self.answered_at)
-        return None

@@ -44,7 +44,7 @@ SEEN_CAP = 64
 """Event ids remembered per entity; merging is idempotent, so this only bounds memory."""
 
 
-Kind = Literal["applied", "duplicate", "replayed", "rejected"]
+Kind = Literal["applied", "duplicate", "replayed", "rejected", "expired"]
 
 
 @dataclass
@@ -152,6 +152,14 @@ class Engine(Generic[E]):
         pst = self._partition_state(partition)
         if pst["o"] >= offset:
             return Plan("replayed", partition)
+        entity_ms = fam.entity_time(event)
+        if pst["wm"] is not None and entity_ms + self.dedupe_retention_ms <= pst["wm"]:
+            # Past the dedupe horizon the entity's state may be gone (swept whenever the timer
+            # ran): counting the event could count its entity again. Deciding by event time
+            # alone makes the outcome the same however the sweeps fell: it counts nowhere.
+            pst = {**pst, "o": offset, "exp": pst.get("exp", 0) + 1}
+            expired = tuple(spec.name for spec in self.specs)
+            return Plan("expired", partition, [(partition_key(partition), pst)], expired)
         group = fam.group(event)
         ekey = entity_key(group, fam.entity(event))
         est = self.store.get(ekey)
@@ -224,6 +232,7 @@ class Engine(Generic[E]):
         seen = [*(est["seen"] if est else []), fam.event_id(event)][-SEEN_CAP:]
         effs = [*(est["effs"] if est else []), [offset, sorted(late)]][-SEEN_CAP:]
         last = max(occurred, est["last"]) if est else occurred
+        entity_last = max(entity_ms, est.get("et", entity_ms)) if est else entity_ms
         late_specs = tuple(sorted(late))
         writes.append(
             (
@@ -234,6 +243,7 @@ class Engine(Generic[E]):
                     "s": new_state,
                     "seen": seen,
                     "last": last,
+                    "et": entity_last,
                     "effs": effs,
                 },
             )
@@ -336,6 +346,12 @@ class Engine(Generic[E]):
         self.dirty_totals.clear()
         return out
 
+    def _expired(self, entity: Value, wm: int) -> bool:
+        """Past the horizon every event of the entity is refused by plan() (its entity time is
+        at most `et`), so the state can go at any moment without changing a count."""
+        entity_ms: int = entity["et"] if "et" in entity else entity["last"]
+        return entity_ms + self.dedupe_retention_ms <= wm
+
     def sweep(self, partitions: set[int]) -> int:
         """Delete closed windows past retention and entities past the dedupe horizon."""
         watermarks = {p: self.watermark(p) for p in partitions}
@@ -349,7 +365,7 @@ class Engine(Generic[E]):
             if key.startswith("w/"):
                 if value["final"] and value["end"] + self.grace_ms + self.window_retention_ms <= wm:
                     doomed.append((key, part))
-            elif key.startswith("e/") and value["last"] + self.dedupe_retention_ms <= wm:
+            elif key.startswith("e/") and self._expired(value, wm):
                 doomed.append((key, part))
         for key, part in doomed:
             self.store.delete(key, part)

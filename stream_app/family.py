@@ -102,6 +102,13 @@ class Family(Protocol[E]):
 
     def occurred_ms(self, event: E) -> int: ...
 
+    def entity_time(self, event: E) -> int:
+        """A time that is the same on every event of its entity where the family has one (a
+        call's `started_at`, a message's `sent_at`), else the event's own time. The dedupe
+        horizon is measured from it: an event whose entity time is `dedupe_retention` behind
+        the watermark counts nowhere, however late it comes."""
+        ...
+
     def check_time(self, event: E) -> list[int]:
         """Every timestamp on the event, for the future-skew check."""
         ...

@@ -170,6 +170,7 @@ class Ingest:
             if plan.late_specs:
                 meta = self._source_meta(msg)
                 meta["late.windows"] = ",".join(plan.late_specs)
+                meta["late.reason"] = "expired" if plan.kind == "expired" else "window_closed"
                 await self.publisher.side(self.settings.late_topic, msg.key, msg.value, meta)
         self.engine.commit(plan)
 

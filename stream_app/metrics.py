@@ -290,6 +290,12 @@ class StateCollector(Collector):
             "Events that changed a window already closed; sent to the late topic.",
             labels=["source"],
         )
+        expired = CounterMetricFamily(
+            f"{p}_expired_events",
+            "Events refused as past the dedupe horizon (entity time too far behind the "
+            "watermark): counted nowhere, sent to the late topic.",
+            labels=["source"],
+        )
         late_w = CounterMetricFamily(
             f"{p}_late_window_updates",
             "Window updates refused because the window had closed, by window size.",
@@ -330,6 +336,7 @@ class StateCollector(Collector):
             totals["applied"] += pst["applied"]
             totals["dup"] += pst["dup"]
             totals["late"] += pst["late"]
+            totals["expired"] += pst.get("exp", 0)
             for name, n in pst["late_w"].items():
                 late_by[name] = late_by.get(name, 0) + n
             for reason, n in pst["dlq"].items():
@@ -340,11 +347,12 @@ class StateCollector(Collector):
         applied.add_metric([src], totals["applied"])
         dup.add_metric([src], totals["dup"])
         late.add_metric([src], totals["late"])
+        expired.add_metric([src], totals["expired"])
         for name, n in sorted(late_by.items()):
             late_w.add_metric([src, name], n)
         for reason, n in sorted(dlq_by.items()):
             dlq.add_metric([src, reason], n)
-        yield from (applied, dup, late, late_w, dlq, lag, wm_g, delay)
+        yield from (applied, dup, late, expired, late_w, dlq, lag, wm_g, delay)
 
 
 class SequencerCollector(Collector):

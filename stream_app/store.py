@@ -28,6 +28,8 @@ class PartitionValue(TypedDict):
     late_w: dict[str, int]
     dlq: dict[str, int]
     last_ms: int | None
+    exp: NotRequired[int]
+    """Events refused as past the dedupe horizon (their entity time, by the watermark)."""
 
 
 class WindowValue(TypedDict):
@@ -67,6 +69,8 @@ class EntityValue(TypedDict):
     """The family's merged state."""
     seen: list[str]
     last: int
+    et: NotRequired[int]
+    """Newest entity time of its events (a call's start): the horizon is measured from it."""
     effs: list[list[Any]]
     """[offset, late window sizes] of the entity's recent events: finishes a replay."""
 

@@ -27,6 +27,7 @@ def processed(samples: Samples) -> int:
         metric_sum(samples, "isales_events_applied_total")
         + metric_sum(samples, "isales_duplicate_events_total")
         + metric_sum(samples, "isales_dead_letter_events_total")
+        + metric_sum(samples, "isales_expired_events_total")
     )
 
 
@@ -63,6 +64,7 @@ def check_counters(samples: Samples, truth: Truth) -> None:
     assert metric_sum(samples, "isales_events_applied_total") == truth.applied
     assert metric_sum(samples, "isales_duplicate_events_total") == truth.duplicates
     assert metric_sum(samples, "isales_late_events_total") == truth.late_events
+    assert metric_sum(samples, "isales_expired_events_total") == truth.expired
     for size, n in truth.late_updates.items():
         assert metric_sum(samples, "isales_late_window_updates_total", window=size) == n
 

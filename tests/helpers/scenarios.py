@@ -58,6 +58,7 @@ def truth_of(records: list[Produced], placed: list[tuple[int, int]], s: Settings
         grace_ms=s.grace_ms,
         short_ms=round(s.short_call_seconds * 1000),
         sizes=s.windows,
+        dedupe_ms=round(s.dedupe_retention_hours * 3_600_000),
     )
 
 

@@ -81,7 +81,7 @@ def test_sigkill_three_times_then_exact(kafka_bootstrap: str, tmp_path: Path) ->
         assert sources == set(produced.malformed), "every malformed record dead-lettered"
         late = read_topic(kafka_bootstrap, s.late_topic)
         late_sources = {(r.headers["source.partition"], r.headers["source.offset"]) for r in late}
-        assert len(late_sources) == produced.truth.late_events
+        assert len(late_sources) == produced.truth.late_events + produced.truth.expired
     finally:
         worker.stop()
 

@@ -30,7 +30,7 @@ def test_event_round_trips_through_json() -> None:
     )
     again = CallEvent.model_validate_json(event.model_dump_json())
     assert again == event
-    assert again.talk_ms == 4_999
+    assert CallsFamily.talk(CallsFamily(30).merge(None, again)) == (T0 + 5_000, 4_999)
 
 
 def test_kpi_record_matches_its_schema_and_key_is_deterministic() -> None:

@@ -1,4 +1,5 @@
-"""Ground truth for call KPIs, computed from the produced records without the service's code.
+"""Ground truth for call KPIs, computed from the produced records without the service's code,
+from the README's definitions ("Call KPIs").
 
 It replays each partition in production order, as the broker delivers it, and applies the
 README's rules directly: dedupe by event_id, each call fact bucketed by its own timestamp,
@@ -64,18 +65,22 @@ def call_facts(events: list[dict[str, Any]], short_ms: int) -> dict[str, tuple[i
     if verdict != "human":
         return facts
     facts["connects"] = (answered, 1)
-    talkers = [
-        e
-        for e in events
-        if e.get("talk_seconds") is not None or (e.get("answered_at") and e.get("ended_at"))
-    ]
-    if talkers:
-        last = max(talkers, key=order)
-        if last.get("talk_seconds") is not None:
-            talk = round(last["talk_seconds"] * 1000)
-        else:
-            talk = ms(last["ended_at"]) - ms(last["answered_at"])
-        end = ms(last["ended_at"]) if last.get("ended_at") else ms(last["occurred_at"])
+
+    # README: each field of a call takes the value of its newest event that carries it; talk
+    # is `talk_seconds`, else `ended_at - answered_at`: a rule per call, not per event.
+    def newest_carrying(field: str) -> dict[str, Any] | None:
+        carrying = [e for e in events if e.get(field) is not None]
+        return max(carrying, key=order) if carrying else None
+
+    with_talk, with_end = newest_carrying("talk_seconds"), newest_carrying("ended_at")
+    talk: int | None = None
+    if with_talk is not None:
+        talk = round(with_talk["talk_seconds"] * 1000)
+        end = ms(with_end["ended_at"]) if with_end else ms(with_talk["occurred_at"])
+    elif with_end is not None and with_answer_time:
+        end = ms(with_end["ended_at"])
+        talk = max(end - answered, 0)
+    if talk is not None:
         facts["talk_ms"] = (end, talk)
         if talk < short_ms:
             facts["short_calls"] = (end, 1)
@@ -96,6 +101,7 @@ class Truth:
     applied: int = 0
     duplicates: int = 0
     late_events: int = 0
+    expired: int = 0
     late_updates: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     watermark: dict[int, int] = field(default_factory=dict)
     rep_partition: dict[str, int] = field(default_factory=dict)
@@ -108,6 +114,7 @@ def compute(
     grace_ms: int,
     short_ms: int,
     sizes: tuple[str, ...] = ("1m", "15m", "1h", "1d"),
+    dedupe_ms: int = 25 * 3_600_000,
 ) -> Truth:
     """`records`: (partition, value) of every well-formed record, in production order."""
     truth = Truth()
@@ -117,6 +124,12 @@ def compute(
         event = json.loads(raw)
         rep, call = event["rep_id"], event["call_id"]
         truth.rep_partition[rep] = partition
+        wm = truth.watermark.get(partition)
+        if wm is not None and ms(event["started_at"]) + dedupe_ms <= wm:
+            # README: a call's event whose started_at is the dedupe horizon behind the
+            # partition's watermark counts nowhere (it goes to the late topic).
+            truth.expired += 1
+            continue
         if (rep, event["event_id"]) in seen:
             truth.duplicates += 1
             continue
@@ -127,7 +140,6 @@ def compute(
         history = calls[(rep, call)]
         team = max(history, key=lambda e: (ms(e["occurred_at"]), e["event_id"]))["team_id"]
         after = call_facts(history, short_ms)
-        wm = truth.watermark.get(partition)
         late: set[str] = set()
         for metric in set(before) | set(after):
             if before.get(metric) == after.get(metric):

@@ -93,7 +93,10 @@ def call_events(
     if outcome in ("human", "machine"):
         answered_ms = ring_ms + rng.randint(2_000, 20_000)
         answered_at = from_ms(answered_ms).isoformat()
-        events.append(ev("answered", answered_ms, answered_by="unknown", answered_at=answered_at))
+        # Answering-machine detection may decide at the answer or only at the hang-up.
+        early = rng.random() < 0.3
+        at_answer = outcome if early else "unknown"
+        events.append(ev("answered", answered_ms, answered_by=at_answer, answered_at=answered_at))
         if outcome == "human":
             talk_ms = (
                 rng.randint(3_000, 29_000)
@@ -103,12 +106,16 @@ def call_events(
         else:
             talk_ms = rng.randint(5_000, 40_000)
         ended_ms = answered_ms + talk_ms
-        completed: dict[str, Any] = {
-            "answered_by": outcome,
-            "answered_at": answered_at,
-            "ended_at": from_ms(ended_ms).isoformat(),
-        }
-        if rng.random() < 0.5:  # some vendors send talk time, others only the timestamps
+        completed: dict[str, Any] = {"ended_at": from_ms(ended_ms).isoformat()}
+        if not early or rng.random() < 0.5:
+            completed["answered_by"] = outcome
+        # Vendors differ in what the hang-up event carries: everything, the timestamps only,
+        # talk time without answered_at, or ended_at alone (talk then comes from answered_at
+        # on the earlier event).
+        style = rng.choice(("full", "timestamps", "talk_only", "end_only"))
+        if style in ("full", "timestamps"):
+            completed["answered_at"] = answered_at
+        if style in ("full", "talk_only"):
             completed["talk_seconds"] = talk_ms / 1000
         events.append(ev("completed", ended_ms, **completed))
     else:

@@ -78,6 +78,9 @@ class CallsFamily:
     def occurred_ms(self, event: CallEvent) -> int:
         return to_ms(event.occurred_at)
 
+    def entity_time(self, event: CallEvent) -> int:
+        return to_ms(event.started_at)
+
     def check_time(self, event: CallEvent) -> list[int]:
         stamps = [event.occurred_at, event.started_at, event.answered_at, event.ended_at]
         return [to_ms(s) for s in stamps if s is not None]
@@ -105,12 +108,29 @@ class CallsFamily:
         if event.answered_at is not None and newer(tag, new.get("at_tag")):
             new["at"] = to_ms(event.answered_at)
             new["at_tag"] = tag
-        talk_ms = event.talk_ms
-        if talk_ms is not None and newer(tag, new.get("end_tag")):
-            new["talk"] = talk_ms
-            new["end"] = to_ms(event.ended_at) if event.ended_at else tag[0]
-            new["end_tag"] = tag
+        # Talk time is the call's, not one event's: a vendor may put answered_at on the
+        # answer and ended_at on the hang-up. Each field is kept on its own; talk() combines.
+        if event.ended_at is not None and newer(tag, new.get("ended_tag")):
+            new["ended"] = to_ms(event.ended_at)
+            new["ended_tag"] = tag
+        if event.talk_seconds is not None and newer(tag, new.get("ts_tag")):
+            new["ts"] = round(event.talk_seconds * 1000)
+            new["ts_tag"] = tag
         return new
+
+    @staticmethod
+    def talk(state: State) -> tuple[int, int] | None:
+        """(bucketing ms, talk ms) of a call: its `talk_seconds`, else `ended_at - answered_at`
+        (README, "Call KPIs"), each the newest value any event carried; bucketed by `ended_at`
+        (the `talk_seconds` event's own time when no event carried one)."""
+        ended = state.get("ended")
+        if "ts" in state:
+            return (state["ts_tag"][0] if ended is None else ended), state["ts"]
+        if ended is not None and "at" in state:
+            return ended, max(ended - state["at"], 0)
+        if "talk" in state:  # a call merged before talk time was combined across events
+            return state["end"], state["talk"]
+        return None
 
     def facts(self, state: State) -> Facts:
         facts: Facts = {}
@@ -129,10 +149,12 @@ class CallsFamily:
             facts["machine_answers"] = (answered_ms, 1)
         elif verdict == AnsweredBy.human.value:
             facts["connects"] = (answered_ms, 1)
-            if "talk" in state:
-                facts["talk_ms"] = (state["end"], state["talk"])
-                if state["talk"] < self.short_call_ms:
-                    facts["short_calls"] = (state["end"], 1)
+            talk = self.talk(state)
+            if talk is not None:
+                ended_ms, talk_ms = talk
+                facts["talk_ms"] = (ended_ms, talk_ms)
+                if talk_ms < self.short_call_ms:
+                    facts["short_calls"] = (ended_ms, 1)
         return facts
 
     def labels(self, state: State) -> Mapping[str, str]:

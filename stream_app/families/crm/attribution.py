@@ -101,6 +101,9 @@ class AttributionFamily:
     def occurred_ms(self, event: CrmEvent) -> int:
         return to_ms(event.occurred_at)
 
+    def entity_time(self, event: CrmEvent) -> int:
+        return to_ms(event.occurred_at)
+
     def check_time(self, event: CrmEvent) -> list[int]:
         stamps = [event.occurred_at, event.close_at]
         return [to_ms(s) for s in stamps if s is not None]

@@ -70,6 +70,9 @@ class CrmFamily:
     def occurred_ms(self, event: AttributedEvent) -> int:
         return to_ms(event.occurred_at)
 
+    def entity_time(self, event: AttributedEvent) -> int:
+        return to_ms(event.occurred_at)
+
     def check_time(self, event: AttributedEvent) -> list[int]:
         return [to_ms(event.occurred_at)]
 

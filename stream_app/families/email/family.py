@@ -112,6 +112,9 @@ class EmailFamily:
     def occurred_ms(self, event: EmailEvent) -> int:
         return to_ms(event.occurred_at)
 
+    def entity_time(self, event: EmailEvent) -> int:
+        return to_ms(event.sent_at)
+
     def check_time(self, event: EmailEvent) -> list[int]:
         return [to_ms(event.occurred_at), to_ms(event.sent_at)]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from stream_app.families.calls.family import CallsFamily
 from tests.helpers.factories import T0, connected_call, event
@@ -64,3 +65,49 @@ def test_merge_is_order_free_and_idempotent() -> None:
     for order in itertools.permutations(events):
         assert fold(list(order)) == expected
     assert fold(events + events[1:3]) == expected
+
+
+def _answered_then_ended(**completed: Any) -> list:  # type: ignore[type-arg]
+    answered, ended = T0 + 5_000, T0 + 65_000
+    return [
+        event(1, occurred_at=T0, started_at=T0),
+        event(
+            2,
+            status="answered",
+            occurred_at=answered,
+            started_at=T0,
+            answered_by="unknown",
+            answered_at=answered,
+        ),
+        event(3, status="completed", occurred_at=ended, started_at=T0, **completed),
+    ]
+
+
+def test_talk_time_comes_from_the_call_not_from_one_event() -> None:
+    """README: each field takes its newest value from any event; talk is `talk_seconds`, else
+    `ended_at - answered_at`. Here answered_at is only on the answer and ended_at only on
+    the hang-up: 60 s of talk, bucketed by ended_at."""
+    events = _answered_then_ended(answered_by="human", ended_at=T0 + 65_000)
+    for order in itertools.permutations(events):
+        facts = FAMILY.facts(fold(list(order)))
+        assert facts["talk_ms"] == (T0 + 65_000, 60_000)
+        assert facts["connects"] == (T0 + 5_000, 1)
+
+
+def test_talk_seconds_wins_over_the_timestamps_and_without_ended_at_buckets_at_its_event() -> None:
+    with_both = _answered_then_ended(answered_by="human", ended_at=T0 + 65_000, talk_seconds=42.5)
+    assert FAMILY.facts(fold(with_both))["talk_ms"] == (T0 + 65_000, 42_500)
+    seconds_only = _answered_then_ended(answered_by="human", talk_seconds=20)
+    facts = FAMILY.facts(fold(seconds_only))
+    assert facts["talk_ms"] == (T0 + 65_000, 20_000)  # the hang-up event's own time
+    assert facts["short_calls"] == (T0 + 65_000, 1)
+
+
+def test_a_verdict_before_the_answer_time_still_buckets_the_connect_at_answered_at() -> None:
+    answered = T0 + 5_000
+    early = [
+        event(1, occurred_at=T0, started_at=T0, answered_by="human"),  # AMD verdict first
+        event(2, status="answered", occurred_at=answered, started_at=T0, answered_at=answered),
+    ]
+    for order in itertools.permutations(early):
+        assert FAMILY.facts(fold(list(order)))["connects"] == (answered, 1)

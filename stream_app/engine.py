@@ -91,6 +91,7 @@ class Engine(Generic[E]):
         grace_ms: int,
         window_retention_ms: int,
         dedupe_retention_ms: int,
+        live_lag_ms: int = 900_000,
     ) -> None:
         self.family = family
         self.store = WriteBack(store)
@@ -100,6 +101,7 @@ class Engine(Generic[E]):
         self.grace_ms = grace_ms
         self.window_retention_ms = window_retention_ms
         self.dedupe_retention_ms = dedupe_retention_ms
+        self.live_lag_ms = live_lag_ms
         self.open_windows: dict[int, set[str]] = {}
         # Window and totals keys per partition: scrapes read these, never the entity keys.
         self.index: dict[int, set[str]] = {}
@@ -255,6 +257,10 @@ class Engine(Generic[E]):
         self, pst: Value, offset: int, occurred: int, late: tuple[str, ...]
     ) -> tuple[str, Value]:
         wm = occurred if pst["wm"] is None else max(pst["wm"], occurred)
+        # How far behind the wall clock the newest event arrived: small for a live stream,
+        # days for a backfill. Only a live partition may have its windows closed by the wall
+        # clock (effective_watermark); a backfill closes them by event time alone.
+        lag = self.clock.now_ms() - wm if wm == occurred else pst.get("lag")
         late_w = dict(pst["late_w"])
         for name in late:
             late_w[name] = late_w.get(name, 0) + 1
@@ -266,6 +272,7 @@ class Engine(Generic[E]):
             "late": pst["late"] + (1 if late else 0),
             "late_w": late_w,
             "last_ms": occurred,
+            "lag": lag,
         }
         return partition_key(pst["p"]), value
 
@@ -292,12 +299,21 @@ class Engine(Generic[E]):
         pst = self.partition_state(partition)
         return None if pst is None else pst["wm"]
 
+    def live(self, partition: int) -> bool:
+        """Whether the partition's newest event arrived within `live_lag_ms` of its event
+        time: a live stream, not a backfill or a replay of history."""
+        pst = self.partition_state(partition)
+        lag = None if pst is None else pst.get("lag")
+        return lag is not None and lag <= self.live_lag_ms
+
     def effective_watermark(self, partition: int, caught_up: bool, idle_ms: int) -> int | None:
-        """The event-time watermark, or the wall clock once a caught-up partition has been idle:
-        without it the last windows of a quiet partition would never close."""
+        """The event-time watermark, or the wall clock once a live, caught-up partition has
+        been idle: without it the last windows of a quiet live partition would never close.
+        A partition fed history (a backfill, a replay, a paused export) closes its windows by
+        event time alone, so the same events give the same windows however they were paced."""
         wm = self.watermark(partition)
         now = self.clock.now_ms()
-        if caught_up and self.quiet_ms(partition) >= idle_ms:
+        if caught_up and self.live(partition) and self.quiet_ms(partition) >= idle_ms:
             idle_wm = now - idle_ms
             return idle_wm if wm is None else max(wm, idle_wm)
         return wm

@@ -98,3 +98,5 @@ class PipelineSpec:
     """(a group's totals, now ms) -> records built from totals (cohorts, A/B), sent when the
     totals change; same keys each time, so a re-send after a crash overwrites."""
     extras: Callable[[Context], list[Extra]] = _no_extras
+    grace_seconds: float | None = None
+    """The pipeline's own grace (CRM decisions come days late); None: ISALES_GRACE_SECONDS."""

@@ -156,9 +156,10 @@ class Service:
             self.clock,
             specs=s.window_specs,
             tz=s.business_timezone,
-            grace_ms=s.grace_ms,
+            grace_ms=s.grace_ms if spec.grace_seconds is None else int(spec.grace_seconds * 1000),
             window_retention_ms=int(s.window_retention_hours * 3_600_000),
             dedupe_retention_ms=int(spec.dedupe_hours * 3_600_000),
+            live_lag_ms=int(s.live_lag_seconds * 1000),
         )
         # Faust warns on every producer back-pressure cycle; that is flow control, not news.
         logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)

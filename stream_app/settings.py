@@ -57,6 +57,12 @@ class SpineSettings(BaseSettings):
     business_timezone: str = "UTC"
     window_retention_hours: float = Field(default=48.0, gt=0)
     idle_timeout_seconds: float = Field(default=30.0, gt=0)
+    live_lag_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="A partition whose newest event arrived within this of its event time is "
+        "live: only then does the idle timeout close its windows by the wall clock.",
+    )
     kpi_update_interval_seconds: float = Field(default=1.0, gt=0)
     sweep_interval_seconds: float = Field(default=60.0, gt=0)
     batch_max_events: int = Field(default=500, ge=1)

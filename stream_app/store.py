@@ -28,6 +28,8 @@ class PartitionValue(TypedDict):
     late_w: dict[str, int]
     dlq: dict[str, int]
     last_ms: int | None
+    lag: NotRequired[int | None]
+    """Wall clock minus event time when the newest event arrived (see Engine.live)."""
     exp: NotRequired[int]
     """Events refused as past the dedupe horizon (their entity time, by the watermark)."""
 

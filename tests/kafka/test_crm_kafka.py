@@ -37,7 +37,7 @@ COUNTED = ("handoffs", "accepted", "rejected", "won", "lost")
 def _env(bootstrap: str) -> dict[str, str]:
     # Outcomes come weeks after their handoff and held ones are released late: a grace of a
     # year keeps every window open, so window counts are exact whatever the arrival order.
-    return isolated_env(bootstrap, ISALES_GRACE_SECONDS=str(365 * 86_400))
+    return isolated_env(bootstrap, ISALES_CRM_GRACE_SECONDS=str(365 * 86_400))
 
 
 def _wait_done(attribution: WorkerProc, crm: WorkerProc, run: CrmRun) -> None:

@@ -156,3 +156,24 @@ def test_a_crash_after_any_write_then_replay_gives_the_uninterrupted_state(
         engine = make(survivor)
         feed(engine, events[restart_at:], start=restart_at, flush_every=rng.randint(1, 5))
         assert survivor.data == reference.store.durable.data, f"crash after write {cut}"  # type: ignore[attr-defined]
+
+
+def test_history_closes_windows_by_event_time_alone_however_long_the_pause() -> None:
+    """README: only a live partition (its newest event arrived within ISALES_LIVE_LAG_SECONDS
+    of its event time) has its windows closed by the wall clock; a backfill of last week,
+    paused for an hour, keeps its open windows open until later events close them."""
+    week = 7 * 86_400_000
+    clock = FakeClock(T0 + week)
+    engine = make(clock=clock)
+    feed(engine, connected_call(start=T0))
+    clock.advance(3_600_000)
+    assert engine.effective_watermark(0, caught_up=True, idle_ms=30_000) == T0 + 65_000
+    assert engine.due_windows(0, T0 + 65_000) == []
+    # The same call live: closed by the wall clock once the partition has been quiet.
+    live_clock = FakeClock(T0 + 70_000)
+    live = make(clock=live_clock)
+    feed(live, connected_call(start=T0))
+    live_clock.advance(3_600_000)
+    idle_wm = live.effective_watermark(0, caught_up=True, idle_ms=30_000)
+    assert idle_wm == live_clock.now_ms() - 30_000
+    assert live.due_windows(0, idle_wm)

@@ -57,5 +57,6 @@ def pipelines(s: Settings) -> list[PipelineSpec]:
         collector=CrmCollector.of,
         window_records=windows,
         totals_records=cohorts,
+        grace_seconds=s.crm_grace_seconds,
     )
     return [attribution, kpis]

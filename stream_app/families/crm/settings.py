@@ -27,6 +27,12 @@ class CrmSettings(BaseSettings):
     crm_attribution_retention_hours: float = Field(
         default=24 * 180, gt=0, description="Opportunity -> rep attribution and held outcomes."
     )
+    crm_grace_seconds: float = Field(
+        default=35 * 86_400,
+        ge=0,
+        description="Grace of the CRM KPI windows: decisions and wins are entered days after "
+        "they happen and still correct their window.",
+    )
     crm_segment_by: Annotated[tuple[str, ...], NoDecode] = ("industry", "size_band")
     crm_required_fields: Annotated[tuple[str, ...], NoDecode] = (
         "budget",

@@ -1,8 +1,9 @@
 """Prometheus exposition of the email pipeline, read from state at scrape time.
 
-Campaigns with no event for `idle_ms` (event time against the wall clock) leave the metrics;
-their records stay on the KPI topics. Labels: campaign, variant, segment and team go through
-the label guard (capped, overflow folded into `other`); weekday and hour are bounded already.
+Campaigns with no event for `idle_ms` of event time (their partition's watermark moved on that
+far) leave the metrics; their records stay on the KPI topics. Labels: campaign, variant, segment
+and team go through the label guard (capped, overflow folded into `other`); weekday and hour
+are bounded already.
 """
 
 from __future__ import annotations
@@ -63,12 +64,15 @@ class EmailCollector(StateCollector):
         yield self.guard.collect(self.pipeline_prefix)
 
     def _live(self, parts: set[int]) -> dict[str, Value]:
-        now = self.clock.now_ms()
-        return {
-            value["g"]: value
-            for _, value in self.engine.values("t/", parts)
-            if now - value.get("last", now) <= self.idle_ms
-        }
+        """Campaigns with an event within `idle_ms` of their partition's watermark: measured
+        in event time, so a backfilled campaign shows like a live one."""
+        wms = {part: self.engine.watermark(part) for part in parts}
+        live = {}
+        for _, value in self.engine.values("t/", parts):
+            wm = wms.get(value["p"])
+            if wm is None or wm - value.get("last", wm) <= self.idle_ms:
+                live[value["g"]] = value
+        return live
 
     def _value_label(self, dimension: str, value: str) -> str:
         guarded = GUARDED.get(dimension)

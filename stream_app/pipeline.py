@@ -100,3 +100,5 @@ class PipelineSpec:
     extras: Callable[[Context], list[Extra]] = _no_extras
     grace_seconds: float | None = None
     """The pipeline's own grace (CRM decisions come days late); None: ISALES_GRACE_SECONDS."""
+    windows: tuple[str, ...] | None = None
+    """The pipeline's own window sizes; None: ISALES_WINDOWS."""

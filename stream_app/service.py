@@ -35,6 +35,7 @@ from stream_app.settings import Settings
 from stream_app.source import Source
 from stream_app.topics import ensure_topics
 from stream_app.web_auth import authorized, challenge
+from stream_app.windows import parse_windows
 
 log = logging.getLogger(__name__)
 METRIC_PREFIX = "isales"
@@ -154,7 +155,7 @@ class Service:
             spec.family,
             self.table_store,
             self.clock,
-            specs=s.window_specs,
+            specs=s.window_specs if spec.windows is None else parse_windows(spec.windows),
             tz=s.business_timezone,
             grace_ms=s.grace_ms if spec.grace_seconds is None else int(spec.grace_seconds * 1000),
             window_retention_ms=int(s.window_retention_hours * 3_600_000),

@@ -14,7 +14,7 @@ from stream_app.config import CONFIG, split_list
 from stream_app.families.calls.settings import CallsSettings
 from stream_app.families.crm.settings import CrmSettings
 from stream_app.families.email.settings import EmailSettings
-from stream_app.windows import WindowSpec, parse_window_spec
+from stream_app.windows import WindowSpec, parse_window_spec, parse_windows
 
 DLQ_HEADROOM_BYTES = 16_384
 """Provenance headers and record-batch framing on top of a DLQ copy's key and value."""
@@ -148,7 +148,7 @@ class SpineSettings(BaseSettings):
 
     @property
     def window_specs(self) -> tuple[WindowSpec, ...]:
-        return tuple(parse_window_spec(name) for name in self.windows)
+        return parse_windows(self.windows)
 
     @property
     def bootstrap_list(self) -> list[str]:

@@ -38,6 +38,10 @@ class Window:
     end_ms: int
 
 
+def parse_windows(names: tuple[str, ...]) -> tuple[WindowSpec, ...]:
+    return tuple(parse_window_spec(name) for name in names)
+
+
 def parse_window_spec(name: str) -> WindowSpec:
     name = name.strip()
     if name == "1d":

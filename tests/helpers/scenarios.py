@@ -109,7 +109,9 @@ def produce_crm(env: dict[str, str], cfg: CrmScenarioConfig) -> CrmRun:
         produce({"bootstrap_servers": s.kafka_bootstrap_servers}, s.crm_topic, records)
     )
     valid = [r.value for r in records if r.kind != "malformed"]
-    truth = crm_truth(valid, tz=s.business_timezone, sizes=s.windows, segment_by=s.crm_segment_by)
+    truth = crm_truth(
+        valid, tz=s.business_timezone, sizes=s.crm_windows, segment_by=s.crm_segment_by
+    )
     return CrmRun(env, s, records, placed, truth)
 
 

@@ -58,5 +58,6 @@ def pipelines(s: Settings) -> list[PipelineSpec]:
         window_records=windows,
         totals_records=cohorts,
         grace_seconds=s.crm_grace_seconds,
+        windows=s.crm_windows,
     )
     return [attribution, kpis]

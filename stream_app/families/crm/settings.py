@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
 from stream_app.config import CONFIG, split_list
+from stream_app.windows import parse_windows
 
 
 class CrmSettings(BaseSettings):
@@ -28,11 +29,14 @@ class CrmSettings(BaseSettings):
         default=24 * 180, gt=0, description="Opportunity -> rep attribution and held outcomes."
     )
     crm_grace_seconds: float = Field(
-        default=35 * 86_400,
+        default=180 * 86_400,
         ge=0,
-        description="Grace of the CRM KPI windows: decisions and wins are entered days after "
-        "they happen and still correct their window.",
+        description="Grace of the CRM KPI windows. Decisions and wins come days to months "
+        "after the handoff, and the repartition between the two CRM stages interleaves them "
+        "in an order that depends on timing: a grace as long as the attribution horizon "
+        "keeps every window exact whatever that order.",
     )
+    crm_windows: Annotated[tuple[str, ...], NoDecode] = ("1h", "1d")
     crm_segment_by: Annotated[tuple[str, ...], NoDecode] = ("industry", "size_band")
     crm_required_fields: Annotated[tuple[str, ...], NoDecode] = (
         "budget",
@@ -41,10 +45,18 @@ class CrmSettings(BaseSettings):
         "timeline",
     )
 
-    @field_validator("crm_segment_by", "crm_required_fields", mode="before")
+    @field_validator("crm_segment_by", "crm_required_fields", "crm_windows", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         return split_list(value)
+
+    @field_validator("crm_windows")
+    @classmethod
+    def _check_windows(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one window size is needed")
+        parse_windows(value)
+        return value
 
     @field_validator("crm_segment_by")
     @classmethod

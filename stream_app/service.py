@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import threading
+from pathlib import Path
 from typing import Any, cast
 
 import faust
@@ -92,12 +93,22 @@ def _exit_after_timeout(timeout: float) -> None:
     os._exit(0)
 
 
+def worker_dir(s: Settings, app_id: str, port: int) -> Path:
+    """This worker's local state folder: one per replica, so two workers on a host never
+    share (RocksDB locks its files)."""
+    return s.data_dir / app_id / (s.worker_id or f"port-{port}")
+
+
 def faust_app(s: Settings, app_id: str, port: int) -> faust.App:
     return faust.App(
         app_id,
         broker=[f"kafka://{b}" for b in s.bootstrap_list],
         broker_credentials=faust_credentials(s),
-        store="memory://",
+        store=f"{s.store}://",
+        datadir=worker_dir(s, app_id, port),
+        # Static membership with a stable id: a restarted replica takes its partitions back
+        # without a rebalance, instead of waiting for the killed member's session to expire.
+        consumer_group_instance_id=s.worker_id,
         autodiscover=False,
         consumer_auto_offset_reset="earliest",
         processing_guarantee="at_least_once",
@@ -150,7 +161,7 @@ class Service:
             spec.source, partitions=s.partitions, key_serializer="raw", value_serializer="raw"
         )
         self.table = app.Table(f"{spec.name}-state", default=None, partitions=s.partitions)
-        self.table_store = FaustTableStore(app, self.table)
+        self.table_store = FaustTableStore(app, self.table, persistent=s.store == "rocksdb")
         self.engine: Engine[Any] = Engine(
             spec.family,
             self.table_store,
@@ -348,6 +359,7 @@ class Service:
     def _sync_index(self) -> set[int]:
         owned = self.owned_partitions()
         if owned != self._indexed:
+            self.table_store.load(owned)
             self.engine.rebuild_index(owned)
             self.ingest.sequencer.reset()
             self._indexed = owned
@@ -357,6 +369,8 @@ class Service:
 
     async def handle(self, messages: list[Any]) -> None:
         async with self.lock:
+            # The state of newly owned partitions is loaded before their first record.
+            self._sync_index()
             await self.ingest.batch(messages)
 
     # ---- over time -------------------------------------------------------------------------

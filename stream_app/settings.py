@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +16,13 @@ from stream_app.families.calls.settings import CallsSettings
 from stream_app.families.crm.settings import CrmSettings
 from stream_app.families.email.settings import EmailSettings
 from stream_app.windows import WindowSpec, parse_window_spec, parse_windows
+
+
+def default_data_dir() -> Path:
+    """Outside the source tree: the user's state folder (XDG_STATE_HOME)."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "isales-kpi"
+
 
 DLQ_HEADROOM_BYTES = 16_384
 """Provenance headers and record-batch framing on top of a DLQ copy's key and value."""
@@ -50,6 +58,23 @@ class SpineSettings(BaseSettings):
     partitions: int = Field(default=4, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     kpi_topic_retention_hours: float = Field(default=24 * 30, gt=0)
+
+    # Local state and group membership
+    store: Literal["rocksdb", "memory"] = Field(
+        default="rocksdb",
+        description="rocksdb: a local copy of the state, so a restart reads only the changelog's "
+        "tail; memory: every start replays the whole changelog.",
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: default_data_dir(),
+        description="Local state folders (one per worker); losing them only costs restart time.",
+    )
+    worker_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="A stable name per replica: names its state folder and makes it a static "
+        "group member (group.instance.id), which rejoins after a crash without a rebalance.",
+    )
 
     # Windows and state
     windows: Annotated[tuple[str, ...], NoDecode] = ("1m", "15m", "1h", "1d")

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -63,6 +64,8 @@ def isolated_env(bootstrap: str, **overrides: str) -> dict[str, str]:
         "ISALES_KPI_UPDATE_INTERVAL_SECONDS": "0.5",
         "ISALES_BUSINESS_TIMEZONE": "Europe/Berlin",
         "ISALES_LOG_LEVEL": "info",
+        # Local state under the temp folder, one per test's app, never in the user's home.
+        "ISALES_DATA_DIR": str(Path(tempfile.gettempdir()) / f"isales-state-{tag}"),
     }
     env.update(overrides)
     return env
@@ -72,13 +75,22 @@ class WorkerProc:
     """`stream-app worker` as a subprocess with its own metrics port."""
 
     def __init__(
-        self, env: dict[str, str], log_dir: Path, name: str, pipeline: str = "calls"
+        self,
+        env: dict[str, str],
+        log_dir: Path,
+        name: str,
+        pipeline: str = "calls",
+        worker_id: str | None = None,
     ) -> None:
+        """`worker_id`: the same id on a restart reuses the killed worker's local state
+        folder and static group membership, as a replica of a StatefulSet would."""
         self.port = free_port()
         self.pipeline = pipeline
         port = str(self.port)
         ports = ("METRICS", "EMAIL_METRICS", "CRM_ATTRIBUTION_METRICS", "CRM_METRICS")
         self.env = {**env, **{f"ISALES_{name}_PORT": port for name in ports}}
+        if worker_id is not None:
+            self.env["ISALES_WORKER_ID"] = worker_id
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

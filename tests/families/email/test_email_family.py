@@ -142,7 +142,9 @@ def test_leader_needs_significance_and_enough_deliveries() -> None:
     assert next(r for r in three.results if r.variant == "C").rival == "A"
 
 
-def _collector_text(clock_ms: int, caps: int, campaigns: list[str]) -> str:
+def _collector_text(
+    clock_ms: int, caps: int, campaigns: list[str], at: dict[str, int] | None = None
+) -> str:
     from prometheus_client import CollectorRegistry, generate_latest
 
     from stream_app.clock import FakeClock
@@ -163,7 +165,7 @@ def _collector_text(clock_ms: int, caps: int, campaigns: list[str]) -> str:
         dedupe_retention_ms=10**12,
     )
     for n, campaign in enumerate(campaigns):
-        e = event("delivered", SENT + 2_000).model_copy(
+        e = event("delivered", (at or {}).get(campaign, SENT + 2_000)).model_copy(
             update={"campaign_id": campaign, "message_id": f"m{n}", "event_id": f"d{n}"}
         )
         engine.commit(engine.plan(e, 0, n))
@@ -188,11 +190,17 @@ def _collector_text(clock_ms: int, caps: int, campaigns: list[str]) -> str:
     return generate_latest(registry).decode()
 
 
-def test_a_quiet_campaign_leaves_the_metrics() -> None:
+def test_a_campaign_quiet_in_event_time_leaves_the_metrics() -> None:
+    """README: a campaign with no event for ISALES_EMAIL_CAMPAIGN_IDLE_HOURS of event time
+    (its partition's watermark moved on that far) leaves /metrics; the wall clock alone does
+    not, so a backfilled campaign shows like a live one."""
     live = _collector_text(SENT + 60_000, 10, ["c1"])
     assert 'isales_email_cohort_delivered{campaign="c1",dimension="variant",value="B"} 1.0' in live
-    quiet = _collector_text(SENT + 2 * 3_600_000, 10, ["c1"])  # an hour past idle
-    assert 'campaign="c1"' not in quiet
+    backfilled = _collector_text(SENT + 30 * 86_400_000, 10, ["c1"])  # a month later, by the clock
+    assert 'campaign="c1"' in backfilled
+    later = {"c2": SENT + 2 * 3_600_000}  # another campaign moves the watermark past idle
+    quiet = _collector_text(SENT + 2 * 3_600_000, 10, ["c1", "c2"], at=later)
+    assert 'campaign="c1"' not in quiet and 'campaign="c2"' in quiet
     assert "isales_events_applied_total" in quiet  # the pipeline metrics stay
 
 

@@ -5,10 +5,10 @@ Faust's own write path (`send_changelog` -> `send_soon`) is not used: its buffer
 after a 0.1 s wait even with records still queued, so an offset commit could overtake the state
 it covers and a `kill -9` then lost events (seen here: 23 of 17,135).
 
-The local RocksDB copy is only ever a prefix of the changelog: a write reaches it after the
-broker acknowledged its changelog record, together with the changelog offset it came from
-(Faust's "persisted offset"), so a restart replays only the changelog records after that offset
-(Faust's recovery does it) and can never hold a write the changelog lacks. Reads are served from
+The local RocksDB copy is only ever a prefix of the changelog: a write reaches it when the broker
+acknowledges its changelog record, together with the changelog offset it came from (Faust's
+"persisted offset"), so a restart replays only the changelog records after that offset (Faust's
+recovery does it) and can never hold a write the changelog lacks. Reads are served from
 memory: the engine reads several keys per event, and a RocksDB read plus JSON decoding per key
 would cost more than the restart saves.
 """
@@ -16,7 +16,8 @@ would cost more than the restart saves.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Iterable
+from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -60,31 +61,24 @@ class FaustTableStore:
         return [(k, v) for k, v in merged.items() if v is not None]
 
     async def drain(self) -> None:
-        """Hand every pending write to the changelog producer, in order. In persistent mode
-        wait for the acknowledgements and then write the local copy."""
+        """Hand every pending write to the changelog producer, in order. The local copy is
+        written as the broker acknowledges each record (callbacks run in send order per
+        partition), so ingest never waits for it."""
         outbox, self.outbox = self.outbox, []
         if not outbox:
             return
         topic = self.table.changelog_topic.get_topic_name()
-        futures: list[Awaitable[Any]] = []
         for key, value, partition in outbox:
             # Bytes as Faust's json codec writes them, and a real tombstone (None) on delete,
             # which Faust's serializer would turn into b"null". Sequential sends keep the
             # per-partition order that replay relies on.
-            futures.append(
-                await self.app.producer.send(
-                    topic,
-                    orjson.dumps(key),
-                    None if value is None else orjson.dumps(value),
-                    partition=partition,
-                    timestamp=None,
-                    headers=None,
-                )
+            raw_key = orjson.dumps(key)
+            raw_value = None if value is None else orjson.dumps(value)
+            fut = await self.app.producer.send(
+                topic, raw_key, raw_value, partition=partition, timestamp=None, headers=None
             )
-        if self.persistent:
-            offsets = [int((await fut).offset) for fut in futures]
-            self._write_local(outbox, offsets)
-        for key, value, _ in outbox:
+            if self.persistent:
+                fut.add_done_callback(partial(self._acknowledged, raw_key, raw_value, partition))
             if value is None:
                 self.data.pop(key, None)
             else:
@@ -92,23 +86,22 @@ class FaustTableStore:
             if self.pending.get(key, value) is value:
                 self.pending.pop(key, None)
 
+    def _acknowledged(
+        self, raw_key: bytes, raw_value: bytes | None, partition: int, fut: Any
+    ) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            return  # not in the changelog: the local copy must not have it either
+        db = self._db(partition)
+        if raw_value is None:
+            db.delete(raw_key)
+        else:
+            db.put(raw_key, raw_value)
+        db.put(OFFSET_KEY, str(int(fut.result().offset)).encode())
+
     # ---- the local copy ------------------------------------------------------------------
 
     def _db(self, partition: int) -> Any:
         return self.table.data._db_for_partition(partition)
-
-    def _write_local(self, outbox: list[tuple[str, Value | None, int]], offsets: list[int]) -> None:
-        newest: dict[int, int] = {}
-        for (key, value, partition), offset in zip(outbox, offsets, strict=True):
-            db = self._db(partition)
-            raw = orjson.dumps(key)
-            if value is None:
-                db.delete(raw)
-            else:
-                db.put(raw, orjson.dumps(value))
-            newest[partition] = max(offset, newest.get(partition, -1))
-        for partition, offset in newest.items():
-            self._db(partition).put(OFFSET_KEY, str(offset).encode())
 
     def load(self, partitions: set[int]) -> None:
         """After recovery and on every assignment change: the in-memory view holds exactly
@@ -118,6 +111,13 @@ class FaustTableStore:
         for partition in self.loaded - partitions:
             for key in [k for k, v in self.data.items() if v.get("p") == partition]:
                 del self.data[key]
+        self.loaded &= partitions
+        self.ensure_loaded(partitions)
+
+    def ensure_loaded(self, partitions: set[int]) -> None:
+        """Read the local databases of partitions not in memory yet."""
+        if not self.persistent:
+            return
         for partition in sorted(partitions - self.loaded):
             count = 0
             for raw_key, raw_value in self._raw_items(partition):
@@ -126,7 +126,7 @@ class FaustTableStore:
                 self.data[orjson.loads(raw_key)] = orjson.loads(raw_value)
                 count += 1
             log.info("partition %d: %d keys loaded from the local store", partition, count)
-        self.loaded = set(partitions)
+            self.loaded.add(partition)
 
     def _raw_items(self, partition: int) -> Iterable[tuple[bytes, bytes | None]]:
         db = self._db(partition)

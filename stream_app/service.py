@@ -100,15 +100,24 @@ def worker_dir(s: Settings, app_id: str, port: int) -> Path:
 
 
 def faust_app(s: Settings, app_id: str, port: int) -> faust.App:
+    datadir = worker_dir(s, app_id, port)
+    datadir.mkdir(parents=True, exist_ok=True)
+    replica: dict[str, Any] = {}
+    if s.worker_id:
+        # Faust's assignor checks the URL a rejoining static member's cached metadata names
+        # against its own; naming the replica, not its port, lets a restart take another
+        # port. (No page routes through it: Faust's router is off.)
+        replica["canonical_url"] = f"http://{s.worker_id}.isales"
     return faust.App(
         app_id,
         broker=[f"kafka://{b}" for b in s.bootstrap_list],
         broker_credentials=faust_credentials(s),
         store=f"{s.store}://",
-        datadir=worker_dir(s, app_id, port),
+        datadir=datadir,
         # Static membership with a stable id: a restarted replica takes its partitions back
         # without a rebalance, instead of waiting for the killed member's session to expire.
         consumer_group_instance_id=s.worker_id,
+        **replica,
         autodiscover=False,
         consumer_auto_offset_reset="earliest",
         processing_guarantee="at_least_once",
@@ -369,8 +378,10 @@ class Service:
 
     async def handle(self, messages: list[Any]) -> None:
         async with self.lock:
-            # The state of newly owned partitions is loaded before their first record.
+            # The state of a partition is loaded before its first record, whatever Faust's
+            # readiness says at that moment (the index for scrapes follows on the next tick).
             self._sync_index()
+            self.table_store.ensure_loaded({msg.partition for msg in messages})
             await self.ingest.batch(messages)
 
     # ---- over time -------------------------------------------------------------------------

@@ -38,7 +38,9 @@ def test_sigkill_three_times_then_exact(kafka_bootstrap: str, tmp_path: Path) ->
     kill_at = sorted(rng.uniform(0.1, 0.85) for _ in range(2))
     kills: list[str] = []
 
-    worker = WorkerProc(env, tmp_path, "worker-0").start()
+    # One replica, killed and restarted: it keeps its local state folder and its static
+    # group membership (ISALES_WORKER_ID), so restarts read the changelog's tail only.
+    worker = WorkerProc(env, tmp_path, "worker-0", worker_id="w0").start()
     try:
         wait_for(worker.ready, 90, "first worker ready")
         for n, fraction in enumerate(kill_at):
@@ -51,7 +53,7 @@ def test_sigkill_three_times_then_exact(kafka_bootstrap: str, tmp_path: Path) ->
             wait_for(reached, 300, f"{target} records processed", every=0.05)
             worker.kill()
             kills.append(f"after >= {target} records")
-            worker = WorkerProc(env, tmp_path, f"worker-{n + 1}").start()
+            worker = WorkerProc(env, tmp_path, f"worker-{n + 1}", worker_id="w0").start()
             wait_for(worker.ready, 120, "restarted worker ready")
             if n == 0:
                 # One kill lands a random moment after recovery, whatever the count is then.
@@ -59,7 +61,7 @@ def test_sigkill_three_times_then_exact(kafka_bootstrap: str, tmp_path: Path) ->
                 before = progress(worker)
                 worker.kill()
                 kills.append(f"{before} records, shortly after recovery")
-                worker = WorkerProc(env, tmp_path, f"worker-{n + 1}b").start()
+                worker = WorkerProc(env, tmp_path, f"worker-{n + 1}b", worker_id="w0").start()
                 wait_for(worker.ready, 120, "restarted worker ready")
         assert len(kills) >= 3
         try:

@@ -138,6 +138,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from stream_app.replay import main_replay
+
+    return main_replay(_settings(), args.pipeline, args.app_id, args.topic_suffix, args.timeout)
+
+
+def cmd_diff_kpis(args: argparse.Namespace) -> int:
+    from stream_app.kafka_config import aiokafka_options
+    from stream_app.kpi_diff import VOLATILE, diff, latest, report
+
+    options = aiokafka_options(_settings())
+    ignore = VOLATILE + tuple(f for f in (args.ignore or "").split(",") if f)
+    result = diff(latest(options, args.left), latest(options, args.right), ignore)
+    print(report(result, args.left, args.right))
+    return 0 if result.same else 1
+
+
 def cmd_schemas(args: argparse.Namespace) -> int:
     from schemas.generate import write_all
 
@@ -246,6 +263,36 @@ def main(argv: list[str] | None = None) -> int:
         "--crm", action="store_true", help="produce a seeded CRM scenario (handoffs, wins) and exit"
     )
 
+    replay = sub.add_parser(
+        "replay",
+        help="rebuild pipelines' state and KPI records from the start of their sources, under a "
+        "new app id (new consumer group and changelogs); exit 0 once caught up",
+    )
+    replay.add_argument(
+        "--pipeline",
+        action="append",
+        choices=registry.names(),
+        required=True,
+        help="repeat for chained stages (crm-attribution and crm)",
+    )
+    replay.add_argument("--app-id", default=None, help="default: <ISALES_APP_ID>-replay-<time>")
+    replay.add_argument(
+        "--topic-suffix",
+        default=None,
+        help="write every output topic under <name><suffix> instead (to diff-kpis them)",
+    )
+    replay.add_argument("--timeout", type=float, default=24 * 3600.0, help="seconds")
+
+    diff_kpis = sub.add_parser(
+        "diff-kpis",
+        help="compare the latest record per key of two KPI topics; exit 1 if they differ",
+    )
+    diff_kpis.add_argument("left")
+    diff_kpis.add_argument("right")
+    diff_kpis.add_argument(
+        "--ignore", default=None, help="more fields to ignore, comma-separated (e.g. final)"
+    )
+
     schemas = sub.add_parser("schemas", help="regenerate the JSON Schema files in schemas/")
     schemas.add_argument("--check", action="store_true", help="fail if they are stale")
 
@@ -266,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         "topics": cmd_topics,
         "demo": cmd_demo,
         "schemas": cmd_schemas,
+        "replay": cmd_replay,
+        "diff-kpis": cmd_diff_kpis,
         "up": cmd_up,
     }
     try:

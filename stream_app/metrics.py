@@ -311,6 +311,11 @@ class StateCollector(Collector):
             "Records on the partition not yet processed (end offset - next offset).",
             labels=["topic", "partition"],
         )
+        next_g = GaugeMetricFamily(
+            f"{p}_next_offset",
+            "The next source offset the partition's state has not applied (replay progress).",
+            labels=["topic", "partition"],
+        )
         wm_g = GaugeMetricFamily(
             f"{p}_watermark_timestamp_seconds",
             "Newest event time processed on the partition (Unix seconds).",
@@ -331,6 +336,7 @@ class StateCollector(Collector):
             hw = self.highwater(part)
             if hw is not None:
                 lag.add_metric([src, str(part)], max(hw - offset - 1, 0))
+            next_g.add_metric([src, str(part)], offset + 1)
             if pst is None:
                 continue
             totals["applied"] += pst["applied"]
@@ -352,7 +358,7 @@ class StateCollector(Collector):
             late_w.add_metric([src, name], n)
         for reason, n in sorted(dlq_by.items()):
             dlq.add_metric([src, reason], n)
-        yield from (applied, dup, late, expired, late_w, dlq, lag, wm_g, delay)
+        yield from (applied, dup, late, expired, late_w, dlq, lag, next_g, wm_g, delay)
 
 
 class SequencerCollector(Collector):

@@ -37,6 +37,7 @@ def cli(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.Com
 
 
 def test_replay_reproduces_the_live_kpi_topic(kafka_bootstrap: str, tmp_path: Path) -> None:
+    before = set(ROOT.glob("*-data"))
     env = isolated_env(kafka_bootstrap)
     run = produce_scenario(env, ScenarioConfig(seed=29, calls=800, reps=6, teams=2))
     s = settings_for(env)
@@ -59,3 +60,5 @@ def test_replay_reproduces_the_live_kpi_topic(kafka_bootstrap: str, tmp_path: Pa
     assert "the same latest records" in same.stdout
     other = cli(env, "diff-kpis", s.kpi_calls_topic, s.kpi_pacing_topic)  # no targets: empty
     assert other.returncode == 1 and "keys only in" in other.stdout
+    # Workers keep their state under ISALES_DATA_DIR, never in the folder they start in.
+    assert set(ROOT.glob("*-data")) == before

@@ -203,6 +203,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         subprocess.Popen([sys.executable, "-m", "stream_app", "demo", flag], env=os.environ.copy())
         for flag in ("--email", "--crm")
     ]
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # SIGTERM (a service manager, `timeout`) stops everything too, not just this process.
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         while all(p.poll() is None for p in (worker, *pipelines, demo)):
             time.sleep(0.5)

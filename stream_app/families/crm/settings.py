@@ -47,12 +47,12 @@ class CrmSettings(BaseSettings):
 
     @field_validator("crm_segment_by", "crm_required_fields", "crm_windows", mode="before")
     @classmethod
-    def _split(cls, value: object) -> object:
+    def _split_crm_lists(cls, value: object) -> object:
         return split_list(value)
 
     @field_validator("crm_windows")
     @classmethod
-    def _check_windows(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _check_crm_windows(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
             raise ValueError("at least one window size is needed")
         parse_windows(value)

@@ -70,3 +70,19 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ISALES_WINDOWS", "7m")
     with pytest.raises(ValidationError, match="divide 24h"):
         Settings()
+
+
+def test_no_settings_mixin_shadows_another_ones_validator() -> None:
+    """Validators are looked up by name: a family mixin's `_check_windows` once replaced the
+    spine's, and ISALES_WINDOWS went unchecked."""
+    seen: dict[str, str] = {}
+    for cls in Settings.__mro__:
+        infos = getattr(cls, "__pydantic_decorators__", None)
+        if infos is None:
+            continue
+        validators = {**infos.field_validators, **infos.model_validators}
+        for name in vars(cls):
+            if name in validators:
+                assert name not in seen, f"{cls.__name__}.{name} shadows {seen[name]}.{name}"
+                seen[name] = cls.__name__
+    assert "_check_windows" in seen and "_check_crm_windows" in seen

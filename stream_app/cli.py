@@ -203,6 +203,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         subprocess.Popen([sys.executable, "-m", "stream_app", "demo", flag], env=os.environ.copy())
         for flag in ("--email", "--crm")
     ]
+
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 

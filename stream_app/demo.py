@@ -4,9 +4,9 @@ it (a fixed list in order, or a live stream at its own pace)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from stream_app.clock import Clock, SystemClock
 
@@ -29,8 +29,16 @@ def roster(reps: int, teams: int) -> list[tuple[str, str]]:
     return [(f"rep-{i + 1:02d}", names[i % teams]) for i in range(reps)]
 
 
+class Record(Protocol):
+    @property
+    def key(self) -> bytes | None: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+
 async def produce(
-    bootstrap_options: dict[str, Any], topic: str, records: list[Produced]
+    bootstrap_options: dict[str, Any], topic: str, records: Sequence[Record]
 ) -> list[tuple[int, int]]:
     """Produce records in order; returns the (partition, offset) each landed at."""
     from aiokafka import AIOKafkaProducer

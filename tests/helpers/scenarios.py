@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stream_app.demo import Produced, produce
@@ -116,20 +117,11 @@ def produce_crm(env: dict[str, str], cfg: CrmScenarioConfig) -> CrmRun:
 
 
 async def produce_records(
-    bootstrap: str, topic: str, records: list[Produced | Bad]
+    bootstrap: str, topic: str, records: Sequence[Produced | Bad]
 ) -> list[tuple[int, int]]:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_request_size=2_000_000
-    )
-    await producer.start()
-    try:
-        futures = [await producer.send(topic, key=r.key, value=r.value) for r in records]
-        placed = [await f for f in futures]
-        return [(m.partition, m.offset) for m in placed]
-    finally:
-        await producer.stop()
+    """`demo.produce` with room for the fault suite's ~1 MB records."""
+    options = {"bootstrap_servers": bootstrap, "max_request_size": 2_000_000}
+    return await produce(options, topic, records)
 
 
 def produce_mixed(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 from pathlib import Path
 
@@ -70,6 +71,11 @@ def test_sigkill_three_times_then_exact(kafka_bootstrap: str, tmp_path: Path) ->
             raise AssertionError(
                 f"{exc}; processed {progress(worker)} (kills: {kills}); log:\n{worker.log_tail()}"
             ) from None
+        # The last restart read the replica's local copy, not the whole changelog.
+        restored = re.findall(
+            r"(\d+) keys loaded from the local store", worker.log_path.read_text()
+        )
+        assert restored and sum(int(n) for n in restored) > 0, "restarted from the local store"
         s = settings_for(env)
         wait_all_final(kafka_bootstrap, s.kpi_calls_topic, produced.truth)
         samples = parse_metrics(worker.get("/metrics")[1])

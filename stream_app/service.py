@@ -1,7 +1,7 @@
-"""The Faust worker of one pipeline: builds what the pipeline's spec names and wires it to one
-agent on the source topic, one timer for windows over time, and the web pages.
+"""The Faust worker of one pipeline: builds what the pipeline's spec names and wires it to the
+source topic's batches (`intake`), one timer for windows over time, and the web pages.
 
-An event walks one way: the agent hands a batch to `Ingest` (decode, dedupe, plan, commit),
+An event walks one way: a fetched batch goes to `Ingest` (decode, dedupe, plan, commit),
 the engine's write-back state goes to the changelog before the batch is acknowledged, the
 timer closes windows and publishes KPI records (`Publisher`), and `/metrics` reads the state
 at scrape time through the pipeline's collector.
@@ -26,6 +26,7 @@ from stream_app.engine import Engine
 from stream_app.faust_store import FaustTableStore
 from stream_app.health import StallWatch
 from stream_app.ingest import Ingest
+from stream_app.intake import BatchApp, BatchConsumer
 from stream_app.kafka_config import faust_credentials
 from stream_app.logstorm import LogStorm
 from stream_app.metrics import LabelGuard, RebalanceCollector, SequencerCollector
@@ -99,7 +100,7 @@ def worker_dir(s: Settings, app_id: str, port: int) -> Path:
     return s.data_dir / app_id / (s.worker_id or f"port-{port}")
 
 
-def faust_app(s: Settings, app_id: str, port: int) -> faust.App:
+def faust_app(s: Settings, app_id: str, port: int, batch_topic: str) -> BatchApp:
     datadir = worker_dir(s, app_id, port)
     datadir.mkdir(parents=True, exist_ok=True)
     replica: dict[str, Any] = {}
@@ -108,7 +109,7 @@ def faust_app(s: Settings, app_id: str, port: int) -> faust.App:
         # against its own; naming the replica, not its port, lets a restart take another
         # port. (No page routes through it: Faust's router is off.)
         replica["canonical_url"] = f"http://{s.worker_id}.isales"
-    return faust.App(
+    app = BatchApp(
         app_id,
         broker=[f"kafka://{b}" for b in s.bootstrap_list],
         broker_credentials=faust_credentials(s),
@@ -131,6 +132,8 @@ def faust_app(s: Settings, app_id: str, port: int) -> faust.App:
         # At least the broker's limit (message.max.bytes, ~1 MB by default), so the producer
         # never refuses a copy the broker would take.
         producer_max_request_size=s.producer_max_request_bytes,
+        # The batch a fetch returns is the batch the engine handles and flushes once.
+        broker_max_poll_records=s.batch_max_events,
         web_enabled=True,
         web_bind=s.metrics_host,
         web_host=s.metrics_host,
@@ -148,6 +151,8 @@ def faust_app(s: Settings, app_id: str, port: int) -> faust.App:
         key_serializer="json",
         value_serializer="json",
     )
+    app.batch_topics = frozenset({batch_topic})
+    return app
 
 
 class Service:
@@ -164,7 +169,7 @@ class Service:
         spec = self.spec = spec_for(s, pipeline)
         self.clock = clock or SystemClock()
         self.registry = registry or CollectorRegistry()
-        self.app = app = faust_app(s, spec.app_id, spec.port)
+        self.app = app = faust_app(s, spec.app_id, spec.port, spec.source)
         # Bytes in, bytes out: decoding is ours, so a bad record can reach the DLQ intact.
         self.source_topic = app.topic(
             spec.source, partitions=s.partitions, key_serializer="raw", value_serializer="raw"
@@ -285,14 +290,28 @@ class Service:
         async def create_topics() -> None:
             await ensure_topics(s)
 
-        @app.agent(self.source_topic, concurrency=1)
-        async def ingest(stream: Any) -> Any:
-            # take_events acks a batch only after this body has handled all of it.
-            async for events in stream.take_events(
-                s.batch_max_events, within=s.batch_within_seconds
-            ):
-                await self.handle([event.message for event in events])
-                yield None
+        # Subscribed through the conductor like an agent's topic, but its records come as
+        # whole fetches (intake.BatchConsumer), acknowledged once handled.
+        app.topics.add(self.source_topic)
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def take_batches() -> None:
+            consumer = cast(BatchConsumer, app.consumer)
+            while True:
+                batch = await consumer.take()
+                handled = False
+                try:
+                    await self.handle(batch.records())
+                    handled = True
+                except Exception:
+                    # Not acknowledged: the state's offsets send the consumer back to the
+                    # first record it did not apply (as an agent's restart did).
+                    log.exception(
+                        "batch of %d records failed; it is read again", len(batch.records())
+                    )
+                    await asyncio.sleep(1.0)
+                finally:
+                    await consumer.done(batch, handled)
 
         @app.timer(interval=s.kpi_update_interval_seconds)  # type: ignore[untyped-decorator]
         async def windows_tick() -> None:

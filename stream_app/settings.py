@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -90,8 +91,12 @@ class SpineSettings(BaseSettings):
     )
     kpi_update_interval_seconds: float = Field(default=1.0, gt=0)
     sweep_interval_seconds: float = Field(default=60.0, gt=0)
-    batch_max_events: int = Field(default=500, ge=1)
-    batch_within_seconds: float = Field(default=0.05, gt=0)
+    batch_max_events: int = Field(
+        default=500,
+        ge=1,
+        description="Records per fetch, which is the batch handled and flushed to the "
+        "changelog at once (Kafka's max.poll.records).",
+    )
 
     # Input hygiene
     max_payload_bytes: int = Field(default=65_536, gt=0)
@@ -194,8 +199,9 @@ class SpineSettings(BaseSettings):
             )
         return self
 
-    @property
+    @cached_property
     def time_range_ms(self) -> tuple[int, int]:
+        # Read for every record decoded; settings do not change once loaded.
         return time_range_ms(self.timestamp_min_year, self.timestamp_max_year)
 
     @property

@@ -64,8 +64,26 @@ def _day_bounds(day_ordinal: int, tz_name: str) -> tuple[int, int]:
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
 
+QUARTER_MS = 900_000
+
+
+@lru_cache(maxsize=65_536)
+def _quarter_day_bounds(quarter: int, tz_name: str) -> tuple[int, int]:
+    return _exact_day_bounds(quarter * QUARTER_MS, tz_name)
+
+
 def day_bounds(ts_ms: int, tz_name: str) -> tuple[int, int]:
     """[local midnight, next local midnight) around `ts_ms`, in UTC epoch milliseconds."""
+    # Several times per event: looked up by the UTC quarter hour. Every zone's offset (and so
+    # every local midnight) falls on a quarter hour of UTC, so the whole quarter shares its
+    # day; the check sends any zone where that fails to the exact computation.
+    start, end = _quarter_day_bounds(ts_ms // QUARTER_MS, tz_name)
+    if start <= ts_ms < end:
+        return start, end
+    return _exact_day_bounds(ts_ms, tz_name)
+
+
+def _exact_day_bounds(ts_ms: int, tz_name: str) -> tuple[int, int]:
     local = datetime.fromtimestamp(ts_ms / 1000, ZoneInfo(tz_name))
     start, end = _day_bounds(local.toordinal(), tz_name)
     # Float rounding near midnight can land one millisecond off; the integer bounds decide.

@@ -148,3 +148,47 @@ def test_offsets_committed_past_the_state_are_rewound(kafka_bootstrap: str, tmp_
         assert sum(samples["isales_offset_rewinds_total"].values()) >= 1
     finally:
         worker.stop()
+
+
+def test_sigkill_inside_large_batches_spanning_partitions(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """A fetch of up to 2,000 records spans all four partitions, interleaved, and is handled
+    as one batch: a worker chewing a backlog spends nearly all its time inside one, so kills
+    at random moments of the backlog land mid-batch. Whatever part of a batch reached the
+    changelog, the restart finishes it exactly."""
+    env = isolated_env(kafka_bootstrap, ISALES_BATCH_MAX_EVENTS="2000")
+    produced = produce_scenario(
+        env, ScenarioConfig(seed=77, calls=4000, reps=16, teams=2, duplicate_rate=0.05)
+    )
+    total = len(produced.records)
+    assert len({partition for partition, _offset in produced.placed}) == 4
+    rng = random.Random(77)
+    kills = []
+    worker = WorkerProc(env, tmp_path, "batch-0", worker_id="b0").start()
+    try:
+        wait_for(worker.ready, 90, "first worker ready")
+        for n in range(4):
+            start = progress(worker)
+            target = start + int((total - start) * rng.uniform(0.05, 0.3))
+
+            def reached(w: WorkerProc = worker, t: int = target) -> bool:
+                return progress(w) >= t
+
+            wait_for(reached, 300, f"{target} records processed", every=0.02)
+            # A moment later, not at the scrape: inside whatever batch is being handled.
+            time.sleep(rng.uniform(0.0, 0.3))
+            worker.kill()
+            kills.append(target)
+            worker = WorkerProc(env, tmp_path, f"batch-{n + 1}", worker_id="b0").start()
+            wait_for(worker.ready, 120, "restarted worker ready")
+        wait_for(lambda: progress(worker) == total, 300, f"all {total} records processed")
+        s = settings_for(env)
+        wait_all_final(kafka_bootstrap, s.kpi_calls_topic, produced.truth)
+        check_counters(parse_metrics(worker.get("/metrics")[1]), produced.truth)
+        latest = latest_by_key(read_topic(kafka_bootstrap, s.kpi_calls_topic))
+        check_kpi_topic(latest, produced.truth, final=True)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc} (kills after {kills}); log:\n{worker.log_tail()}") from None
+    finally:
+        worker.stop()

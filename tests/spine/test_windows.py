@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stream_app.windows import (
     Window,
@@ -115,3 +117,38 @@ def test_is_closed_needs_watermark_past_end_plus_grace() -> None:
 def test_bad_sizes_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="window size"):
         parse_window_spec(bad)
+
+
+ZONES = (
+    "UTC",
+    "Europe/Berlin",
+    "America/Santiago",
+    "Asia/Kathmandu",
+    "Asia/Kolkata",
+    "Australia/Lord_Howe",
+    "America/Havana",
+    "Pacific/Chatham",
+    "America/St_Johns",
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    ts=st.integers(min_value=ms("2000-01-01T00:00:00"), max_value=ms("2099-12-31T00:00:00")),
+    tz=st.sampled_from(ZONES),
+)
+def test_day_bounds_are_the_local_calendar_day(ts: int, tz: str) -> None:
+    """Truth from the definition: the local date of `ts`, and the instants its midnight and
+    the next local midnight map to (zones with half- and quarter-hour offsets, 30-minute DST
+    and DST changes at midnight included), whatever the lookup caches."""
+    zone = ZoneInfo(tz)
+    local = datetime.fromtimestamp(ts / 1000, UTC).astimezone(zone)
+    if int(local.astimezone(UTC).timestamp() * 1000) // 1000 != ts // 1000:
+        return  # float rounding at the millisecond edge: the unit cases above cover it
+    day = local.date()
+    start = datetime(day.year, day.month, day.day, tzinfo=zone)
+    nxt = date.fromordinal(day.toordinal() + 1)
+    end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=zone)
+    expected = (int(start.timestamp() * 1000), int(end.timestamp() * 1000))
+    assert day_bounds(ts, tz) == expected
+    assert day_bounds(ts, tz) == expected  # the second lookup comes from the cache

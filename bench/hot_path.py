@@ -1,0 +1,98 @@
+"""Benchmark (not a test): the per-record cost of decode and the engine, without Kafka.
+
+    .venv/bin/python -m bench.hot_path --calls 20000 --repeat 5
+
+The seeded calls scenario of `bench.throughput`, as bytes, through `decide()` (decode, then
+the engine's plan) and `Engine.commit`, one partition, a flush (the write-back handing its
+keys to the store) every `--batch` records, into an in-memory store. Prints µs per record for
+decode alone and for the whole path, median of the repeats: the ceiling the worker's Kafka
+and Faust glue is measured against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from typing import Any
+
+from stream_app.clock import SystemClock
+from stream_app.decode import decode
+from stream_app.engine import Engine
+from stream_app.families.calls.demo import ScenarioConfig, scenario
+from stream_app.families.calls.family import CallsFamily
+from stream_app.ingest import decide
+from stream_app.settings import Settings
+from stream_app.store import DictStore
+
+
+class NullLogStore(DictStore):
+    """DictStore without its write log (a test aid that would grow without bound here)."""
+
+    def put(self, key: str, value: Any, partition: int) -> None:
+        self.data[key] = value
+
+    def delete(self, key: str, partition: int) -> None:
+        self.data.pop(key, None)
+
+
+def run(records: list[Any], s: Settings, batch: int) -> tuple[float, float]:
+    clock = SystemClock()
+    family = CallsFamily(s.short_call_seconds)
+    engine: Engine[Any] = Engine(
+        family,
+        NullLogStore(),
+        clock,
+        specs=s.window_specs,
+        tz=s.business_timezone,
+        grace_ms=s.grace_ms,
+        window_retention_ms=int(s.window_retention_hours * 3_600_000),
+        dedupe_retention_ms=int(s.dedupe_retention_hours * 3_600_000),
+    )
+    now = clock.now_ms()
+    t0 = time.perf_counter()
+    for r in records:
+        decode(
+            r.value,
+            r.key,
+            family,
+            max_bytes=s.max_payload_bytes,
+            now_ms=now,
+            max_future_ms=int(s.max_future_skew_seconds * 1000),
+            time_range_ms=s.time_range_ms,
+        )
+    decode_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for offset, r in enumerate(records):
+        decided = decide(
+            engine, s, key=r.key, value=r.value, partition=0, offset=offset, now_ms=now
+        )
+        engine.commit(decided.plan)
+        if offset % batch == batch - 1:
+            engine.flush()
+    engine.flush()
+    total_s = time.perf_counter() - t0
+    return decode_s / len(records) * 1e6, total_s / len(records) * 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=500)
+    args = parser.parse_args()
+    s = Settings()
+    records = scenario(ScenarioConfig(seed=100, calls=args.calls, malformed=20))
+    runs = [run(records, s, args.batch) for _ in range(args.repeat)]
+    dec = statistics.median(r[0] for r in runs)
+    tot = statistics.median(r[1] for r in runs)
+    print(
+        f"{len(records):,} records, median of {len(runs)}: decode {dec:.1f} µs/record, "
+        f"decode + engine {tot:.1f} µs/record ({1e6 / tot:,.0f} records/s on one core)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

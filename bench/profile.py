@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,7 +37,7 @@ from tests.helpers.checks import processed
 from tests.helpers.support import WorkerProc, isolated_env, wait_for
 
 # (stage, path fragments): our own code first, matched from the innermost frame outwards.
-OWN = (
+OWN: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("decode (JSON + validation)", ("stream_app/decode.py", "schemas/")),
     (
         "engine (dedupe, merge, windows, facts)",
@@ -65,7 +66,7 @@ OWN = (
         ),
     ),
 )
-LIBRARY = (
+LIBRARY: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("aiokafka producer", ("aiokafka/producer/",)),
     ("aiokafka fetch + record parsing", ("aiokafka/consumer/", "aiokafka/record/")),
     (
@@ -172,7 +173,7 @@ def main() -> int:
             time.sleep(0.5)
         elapsed = time.perf_counter() - started
         counted = len(records) - first
-        spy.send_signal(subprocess.signal.SIGINT)
+        spy.send_signal(signal.SIGINT)
         spy.wait(60)
         worker.stop()
         collapsed = out.read_text()

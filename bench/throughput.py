@@ -41,7 +41,7 @@ from stream_app.kafka_local import LocalKafka
 from stream_app.settings import Settings
 from stream_app.topics import ensure_topics
 from tests.helpers.checks import processed, settled
-from tests.helpers.support import WorkerProc, isolated_env, metric_sum, wait_for
+from tests.helpers.support import ROOT, WorkerProc, isolated_env, metric_sum, wait_for
 
 
 async def baseline(bootstrap: str, topic: str, total: int, family: Any) -> float:
@@ -84,17 +84,63 @@ async def baseline(bootstrap: str, topic: str, total: int, family: Any) -> float
 def bare_faust_rate(bootstrap: str, topic: str, total: int, tmp: Path) -> float:
     """Records/s of a Faust agent that does nothing but count them."""
     progress = tmp / f"bare-{uuid.uuid4().hex[:6]}"
+    cmd = [sys.executable, "-m", "bench.bare_faust", bootstrap, topic, str(progress)]
+    return progress_rate(cmd, progress, total)
+
+
+PEERS_VENV = ROOT / ".venv-peers"
+
+
+def peers_python() -> Path:
+    """The peers' own interpreter: created and filled on first use (Quix Streams and Bytewax
+    pin pydantic and confluent-kafka versions this project's environment must not take)."""
+    python = PEERS_VENV / "bin" / "python"
+    marker = PEERS_VENV / ".installed"
+    requirements = ROOT / "bench" / "peers" / "requirements.txt"
+    if not marker.exists() or marker.read_text() != requirements.read_text():
+        subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "-r", str(requirements)], check=True
+        )
+        marker.write_text(requirements.read_text())
+    return python
+
+
+def quix_rate(bootstrap: str, topic: str, total: int, tmp: Path) -> float:
+    progress = tmp / f"quix-{uuid.uuid4().hex[:6]}"
+    state = tmp / f"quix-state-{uuid.uuid4().hex[:6]}"
+    cmd = [str(peers_python()), "-m", "bench.peers.quix_calls", bootstrap, topic, str(progress)]
+    return progress_rate([*cmd, str(state)], progress, total)
+
+
+def bytewax_rate(bootstrap: str, topic: str, total: int, tmp: Path) -> float:
+    progress = tmp / f"bytewax-{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        "BENCH_BOOTSTRAP": bootstrap,
+        "BENCH_TOPIC": topic,
+        "BENCH_PROGRESS": str(progress),
+    }
+    cmd = [str(peers_python()), "-m", "bytewax.run", "bench.peers.bytewax_calls:flow"]
+    return progress_rate(cmd, progress, total, env)
+
+
+def progress_rate(
+    cmd: list[str], progress: Path, total: int, env: dict[str, str] | None = None
+) -> float:
+    """Records/s of a process that writes its count to `progress`, from its first counted
+    record to the last (start-up and group join excluded, as for the worker)."""
     progress.write_text("0")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.bare_faust", bootstrap, topic, str(progress)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         first = None
         n, now = 0, time.perf_counter()
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline and n < total:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{cmd[2:4]} exited with {proc.returncode}")
             n = int(progress.read_text() or 0)
             now = time.perf_counter()
             if first is None and n > 0:
@@ -179,6 +225,75 @@ def probe(
     return "ISALES_CALLS_TOPIC", rep.encode(), event, "isales_calls_dials_total", {"rep": rep}
 
 
+def call_event(rep: str, call: str, now_ms: int) -> dict[str, Any]:
+    return {
+        "event_id": f"{call}-1",
+        "occurred_at": now_ms,
+        "call_id": call,
+        "rep_id": rep,
+        "team_id": "team-x",
+        "direction": "outbound",
+        "status": "initiated",
+        "started_at": from_ms(now_ms).isoformat(),
+    }
+
+
+async def latency_under_load(
+    env: dict[str, str], worker: WorkerProc, rate: int, seconds: float
+) -> list[float]:
+    """Produce-to-metric of probe events while live call events are offered at `rate`/s
+    (stamped now, 100 reps): what a floor's burst after an outage feels like."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"], acks="all", linger_ms=5
+    )
+    await producer.start()
+    topic = env["ISALES_CALLS_TOPIC"]
+    stop = asyncio.Event()
+
+    async def load() -> None:
+        n, started = 0, time.perf_counter()
+        while not stop.is_set():
+            due = int((time.perf_counter() - started) * rate)
+            now = SystemClock().now_ms()
+            for _ in range(due - n):
+                rep = f"rep-load-{n % 100}"
+                event = call_event(rep, f"load-{uuid.uuid4().hex[:12]}", now)
+                await producer.send(topic, orjson.dumps(event), key=rep.encode())
+                n += 1
+            await asyncio.sleep(0.005)
+
+    loader = asyncio.create_task(load())
+    out = []
+    try:
+        await asyncio.sleep(1.0)  # the load reaches its rate before the first probe
+        deadline = time.perf_counter() + seconds
+        n = 0
+        while time.perf_counter() < deadline:
+            topic_var, key, event, metric, labels = probe("calls", n, SystemClock().now_ms())
+            before = metric_sum(worker.scrape(), metric, **labels)
+            t0 = time.perf_counter()
+            await producer.send_and_wait(env[topic_var], orjson.dumps(event), key=key)
+            while metric_sum(worker.scrape(), metric, **labels) <= before:  # noqa: ASYNC110 - polling a scrape
+                await asyncio.sleep(0.005)
+            out.append(time.perf_counter() - t0)
+            n += 1
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await loader
+        await producer.stop()
+    return out
+
+
+def peak_rss_mb(worker: WorkerProc) -> float:
+    """The worker's peak resident set (VmHWM), MB."""
+    assert worker.proc is not None
+    for line in Path(f"/proc/{worker.proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 async def latency(
     env: dict[str, str], worker: WorkerProc, samples: int, pipeline: str = "calls"
 ) -> list[float]:
@@ -208,6 +323,13 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--latency-samples", type=int, default=20)
     parser.add_argument("--pipeline", choices=["calls", "email", "crm"], default="calls")
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="also run Quix Streams and Bytewax on the calls workload (their own venv)",
+    )
+    parser.add_argument("--load-rate", type=int, default=5_000, help="offered events/s")
+    parser.add_argument("--load-seconds", type=float, default=10.0)
     args = parser.parse_args()
 
     broker = None
@@ -243,6 +365,12 @@ def main() -> int:
             total = len(records)
             base = asyncio.run(baseline(bootstrap, topic, total, family))
             bare = bare_faust_rate(bootstrap, topic, total, tmp)
+            peers: dict[str, float] = {}
+            if args.peers:
+                # The same records: the peers do the calls job's shape on the calls topic
+                # (the e-mail and CRM workloads are calls-shaped enough for a window count).
+                peers["quix_eps"] = quix_rate(bootstrap, topic, total, tmp)
+                peers["bytewax_eps"] = bytewax_rate(bootstrap, topic, total, tmp)
             stages = []
             if args.pipeline == "crm":
                 # Both stages run; the rate is source records over the time until the KPI
@@ -256,8 +384,14 @@ def main() -> int:
                 worker = crm
             else:
                 rate, worker = worker_rate(env, total, tmp, args.pipeline)
+            loaded: list[float] = []
             try:
                 lat = asyncio.run(latency(env, worker, args.latency_samples, args.pipeline))
+                if args.pipeline == "calls":
+                    loaded = asyncio.run(
+                        latency_under_load(env, worker, args.load_rate, args.load_seconds)
+                    )
+                rss = peak_rss_mb(worker)
             finally:
                 worker.stop()
                 for stage in stages:
@@ -271,7 +405,15 @@ def main() -> int:
                 "ratio": rate / base,
                 "latency_p50_ms": statistics.median(lat) * 1000,
                 "latency_max_ms": max(lat) * 1000,
+                **peers,
+                "rss_mb": rss,
             }
+            if args.peers:
+                row["ratio_quix"] = rate / peers["quix_eps"]
+            if loaded:
+                ranked = sorted(loaded)
+                row["load_p50_ms"] = statistics.median(ranked) * 1000
+                row["load_p99_ms"] = ranked[min(len(ranked) - 1, int(len(ranked) * 0.99))] * 1000
             rows.append(row)
             print(orjson.dumps(row).decode(), flush=True)
     finally:
@@ -279,6 +421,13 @@ def main() -> int:
             broker.stop()
     keys = ("baseline_eps", "bare_faust_eps", "worker_eps", "ratio", "latency_p50_ms")
     med = {k: statistics.median(r[k] for r in rows) for k in keys}
+    extra = [
+        k
+        for k in ("quix_eps", "bytewax_eps", "ratio_quix", "load_p50_ms", "load_p99_ms", "rss_mb")
+        if k in rows[0]
+    ]
+    for k in extra:
+        med[k] = statistics.median(r[k] for r in rows)
     print(
         f"{args.pipeline}: median of {len(rows)} runs: aiokafka consume+decode "
         f"{med['baseline_eps']:,.0f} events/s, bare Faust agent "
@@ -286,6 +435,8 @@ def main() -> int:
         f"{med['worker_eps']:,.0f} (worker/baseline {med['ratio']:.3f}), "
         f"produce-to-metric p50 {med['latency_p50_ms']:.0f} ms"
     )
+    if extra:
+        print("medians: " + ", ".join(f"{k} {med[k]:,.2f}" for k in extra))
     return 0
 
 

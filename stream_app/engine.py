@@ -15,6 +15,7 @@ table in the worker). Exactness after a crash rests on two facts:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar, cast
@@ -36,9 +37,13 @@ from stream_app.store import (
     totals_key,
     window_key,
 )
-from stream_app.windows import WindowSpec, is_closed, window_for
+from stream_app.windows import QUARTER_MS, WindowSpec, is_closed, window_for
 
 E = TypeVar("E", bound=BaseModel)
+
+WINDOW_CACHE_MAX = 100_000
+"""Cached window lookups (one per quarter hour, or per step, of event time) before the cache
+starts over: a year of quarter hours is 35,040."""
 
 SEEN_CAP = 64
 """Event ids remembered per entity; merging is idempotent, so this only bounds memory."""
@@ -109,6 +114,9 @@ class Engine(Generic[E]):
         self.dirty_totals: set[str] = set()
         self.last_event_wall_ms: dict[int, int] = {}
         """Wall clock of the last record handled per partition: idle detection."""
+        fixed = [spec.size_ms for spec in specs if not spec.is_day]
+        self._step_ms = math.gcd(QUARTER_MS, *fixed)
+        self._window_cache: dict[int, tuple[tuple[str, int, int, str], ...]] = {}
 
     # ---- reading state ---------------------------------------------------------------------
 
@@ -185,27 +193,27 @@ class Engine(Generic[E]):
         writes: list[tuple[str, Value]] = []
         late: set[str] = set()
         windows: dict[str, Value] = {}
+        wkey_prefix = "w/" + group
         for delta in deltas:
             if not fam.windowed(delta.metric):
                 continue
-            for spec in self.specs:
-                win = window_for(delta.ts_ms, spec, self.tz)
-                wkey = window_key(group, spec.name, win.start_ms)
+            for name, start_ms, end_ms, suffix in self._windows_at(delta.ts_ms):
+                wkey = wkey_prefix + suffix
                 current = windows.get(wkey) or self.store.get(wkey)
                 if current is not None and current["o"] >= offset and wkey not in windows:
                     continue  # applied before the crash
                 if (current is not None and current["final"]) or is_closed(
-                    win.end_ms, self.grace_ms, pst["wm"]
+                    end_ms, self.grace_ms, pst["wm"]
                 ):
-                    late.add(spec.name)
+                    late.add(name)
                     continue
                 if current is None:
                     current = {
                         "p": partition,
                         "g": group,
-                        "spec": spec.name,
-                        "start": win.start_ms,
-                        "end": win.end_ms,
+                        "spec": name,
+                        "start": start_ms,
+                        "end": end_ms,
                         "c": {},
                         "final": False,
                         "rev": 0,
@@ -253,6 +261,33 @@ class Engine(Generic[E]):
         writes.append(self._advance(pst, offset, occurred, late_specs))
         return Plan("applied", partition, writes, late_specs, fam.emit(old_state, new_state, event))
 
+    def _windows_at(self, ts_ms: int) -> tuple[tuple[str, int, int, str], ...]:
+        """(size name, start, end, key suffix) of the window of each size holding `ts_ms`.
+
+        Every event needs these for each fact: looked up by the step all window edges and
+        local midnights fall on (a quarter hour, or a window size that divides it), so a
+        whole step shares its windows. Only a step whose first and last millisecond have the
+        same windows is cached; one that holds an edge anyway (a zone whose midnight is off
+        the quarter hour) is computed per timestamp."""
+        bucket = ts_ms // self._step_ms
+        cached = self._window_cache.get(bucket)
+        if cached is not None:
+            return cached
+        first = self._compute_windows(bucket * self._step_ms)
+        if first == self._compute_windows((bucket + 1) * self._step_ms - 1):
+            if len(self._window_cache) >= WINDOW_CACHE_MAX:
+                self._window_cache.clear()
+            self._window_cache[bucket] = first
+            return first
+        return self._compute_windows(ts_ms)
+
+    def _compute_windows(self, ts_ms: int) -> tuple[tuple[str, int, int, str], ...]:
+        return tuple(
+            (spec.name, win.start_ms, win.end_ms, f"/{spec.name}/{win.start_ms}")
+            for spec in self.specs
+            for win in (window_for(ts_ms, spec, self.tz),)
+        )
+
     def _advance(
         self, pst: Value, offset: int, occurred: int, late: tuple[str, ...]
     ) -> tuple[str, Value]:
@@ -261,9 +296,11 @@ class Engine(Generic[E]):
         # days for a backfill. Only a live partition may have its windows closed by the wall
         # clock (effective_watermark); a backfill closes them by event time alone.
         lag = self.clock.now_ms() - wm if wm == occurred else pst.get("lag")
-        late_w = dict(pst["late_w"])
-        for name in late:
-            late_w[name] = late_w.get(name, 0) + 1
+        late_w = pst["late_w"]
+        if late:
+            late_w = dict(late_w)
+            for name in late:
+                late_w[name] = late_w.get(name, 0) + 1
         value = {
             **pst,
             "o": offset,

@@ -102,10 +102,38 @@ class Ingest:
     async def batch(self, messages: list[Any]) -> None:
         """Apply a batch; return once its state writes are with the producer (the caller
         acknowledges the batch after, so no offset commit can overtake them)."""
+        # Per record, only what has to be awaited is: sends of side records and records a
+        # family emits, and the first offset of a partition without state. The rest (the
+        # sequence check, decode, plan, commit) is one synchronous step per record, so
+        # between awaits the state is always whole.
+        engine, settings, clock = self.engine, self.settings, self.clock
+        now_ms = clock.now_ms()
         for msg in messages:
-            await self._one(msg)
+            partition = msg.partition
+            expected = engine.next_offset(partition)
+            if expected is None:
+                expected = await self.source.beginning(partition, self.owned())
+            if (
+                msg.offset != expected or partition in self.sequencer.waiting_for
+            ) and not await self._in_sequence(msg, expected):
+                continue
+            decided = decide(
+                engine,
+                settings,
+                key=msg.key,
+                value=msg.value,
+                partition=partition,
+                offset=msg.offset,
+                now_ms=now_ms,
+            )
+            plan = decided.plan
+            if plan.kind != "replayed" and (
+                decided.rejected is not None or plan.emits or plan.late_specs
+            ):
+                await self._side_effects(msg, decided)
+            engine.commit(plan)
         await self.publisher.settle()
-        self.engine.flush()
+        engine.flush()
         await self.changelog.drain()
 
     async def next_offset(self, partition: int) -> int:
@@ -125,8 +153,7 @@ class Ingest:
                 self.engine.touch(part)
                 await self.source.seek(part, expected, position)
 
-    async def _in_sequence(self, msg: Any) -> bool:
-        expected = await self.next_offset(msg.partition)
+    async def _in_sequence(self, msg: Any, expected: int) -> bool:
         action = self.sequencer.check(msg.partition, msg.offset, expected)
         if action == "rewind":
             await self.source.seek(msg.partition, expected, msg.offset)
@@ -141,38 +168,24 @@ class Ingest:
             )
         return action != "skip"
 
-    async def _one(self, msg: Any) -> None:
-        if not await self._in_sequence(msg):
-            return
-        decided = decide(
-            self.engine,
-            self.settings,
-            key=msg.key,
-            value=msg.value,
-            partition=msg.partition,
-            offset=msg.offset,
-            now_ms=self.clock.now_ms(),
-        )
+    async def _side_effects(self, msg: Any, decided: Decided) -> None:
         plan = decided.plan
-        if plan.kind == "replayed":
-            pass  # applied before a crash: nothing to send again
-        elif decided.rejected is not None:
+        if decided.rejected is not None:
             meta = self._source_meta(msg)
             meta["dlq.reason.class"] = decided.rejected.reason_class
             meta["dlq.reason"] = decided.rejected.reason
             await self.publisher.side(self.settings.dlq_topic, msg.key, msg.value, meta)
-        else:
-            # Downstream records are acknowledged before the state that remembers them
-            # reaches the changelog (batch() settles them first): a crash in between re-sends
-            # them with the same event ids, never loses them.
-            for role, key, value in plan.emits:
-                await self.publisher.emit(role, key, value)
-            if plan.late_specs:
-                meta = self._source_meta(msg)
-                meta["late.windows"] = ",".join(plan.late_specs)
-                meta["late.reason"] = "expired" if plan.kind == "expired" else "window_closed"
-                await self.publisher.side(self.settings.late_topic, msg.key, msg.value, meta)
-        self.engine.commit(plan)
+            return
+        # Downstream records are acknowledged before the state that remembers them reaches
+        # the changelog (batch() settles them first): a crash in between re-sends them with
+        # the same event ids, never loses them.
+        for role, key, value in plan.emits:
+            await self.publisher.emit(role, key, value)
+        if plan.late_specs:
+            meta = self._source_meta(msg)
+            meta["late.windows"] = ",".join(plan.late_specs)
+            meta["late.reason"] = "expired" if plan.kind == "expired" else "window_closed"
+            await self.publisher.side(self.settings.late_topic, msg.key, msg.value, meta)
 
     def _source_meta(self, msg: Any) -> dict[str, str]:
         return {

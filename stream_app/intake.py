@@ -22,6 +22,7 @@ Written against faust-streaming 0.15's consumer internals (`_drain_messages`, `_
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -89,6 +90,12 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 # No await between the checks above and this: a rebalance sees it in flight.
                 self._inflight += 1
                 self.idle.clear()
+                # What a stream's sensor records per event: without it Faust's livelock
+                # check reports a lagging partition as "not processing" during a backfill.
+                inbound = self.app.monitor.stream_inbound_time
+                now = time.monotonic()
+                for tp, _records in parts:
+                    inbound[tp] = now
                 return Batch(batch.generation, parts)
 
     async def done(self, batch: Batch, handled: bool) -> None:

@@ -30,7 +30,7 @@ from stream_app.intake import BatchApp, BatchConsumer
 from stream_app.kafka_config import faust_credentials
 from stream_app.logstorm import LogStorm
 from stream_app.metrics import LabelGuard, RebalanceCollector, SequencerCollector
-from stream_app.partitioner import CachedPartitioner
+from stream_app.partitioner import KafkaPartitioner
 from stream_app.pipeline import Context
 from stream_app.publish import Publisher
 from stream_app.registry import spec_for
@@ -134,7 +134,7 @@ def faust_app(s: Settings, app_id: str, port: int, batch_topic: str) -> BatchApp
         # never refuses a copy the broker would take.
         producer_max_request_size=s.producer_max_request_bytes,
         producer_max_batch_size=s.producer_max_batch_bytes,
-        producer_partitioner=CachedPartitioner(),
+        producer_partitioner=KafkaPartitioner(),
         # The batch a fetch returns is the batch the engine handles and flushes once.
         broker_max_poll_records=s.batch_max_events,
         web_enabled=True,

@@ -61,7 +61,8 @@ source = kop.input(
 keyed = op.filter_map("parse", source.oks, parse)
 clock = EventClock(
     lambda value: datetime.fromtimestamp(event_ms(value) / 1000, UTC),
-    wait_for_system_duration=timedelta(seconds=0),
+    # The worker's default grace (ISALES_GRACE_SECONDS=300): the same lateness accepted.
+    wait_for_system_duration=timedelta(seconds=300),
 )
 windower = TumblingWindower(length=timedelta(seconds=60), align_to=datetime(2020, 1, 1, tzinfo=UTC))
 windows = fold_window("window", keyed, clock, windower, lambda: [0.0, 0.0], fold, lambda a, b: a)

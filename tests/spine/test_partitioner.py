@@ -1,11 +1,11 @@
-"""The cached partitioner picks the partition Kafka's default partitioner picks."""
+"""The producer's partitioner picks the partition Kafka's default partitioner picks."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream_app.partitioner import CachedPartitioner
+from stream_app.partitioner import KafkaPartitioner
 
 
 def java_murmur2(data: bytes) -> int:
@@ -45,8 +45,7 @@ def test_known_java_client_values() -> None:
 @settings(max_examples=500, deadline=None)
 @given(key=st.binary(max_size=80), n=st.integers(min_value=1, max_value=64))
 def test_same_partition_as_kafka_default(key: bytes, n: int) -> None:
-    partitioner = CachedPartitioner()
+    partitioner = KafkaPartitioner()
     partitions = list(range(n))
     expected = partitions[(java_murmur2(key) & 0x7FFFFFFF) % n]
     assert partitioner(key, partitions, partitions) == expected
-    assert partitioner(key, partitions, partitions) == expected  # remembered

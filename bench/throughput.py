@@ -1,5 +1,8 @@
 """Benchmark (not a test): worker events/s and produce-to-metric latency, beside a raw aiokafka
-consume-and-decode baseline run in the same invocation.
+consume-and-decode baseline, a bare Faust agent and (with --peers) Quix Streams and Bytewax, all run
+in the same invocation on the same records.
+
+    .venv/bin/python -m bench.throughput --calls 20000 --repeat 3 --peers
 
     .venv/bin/python -m bench.throughput --calls 20000 --repeat 3
     .venv/bin/python -m bench.throughput --pipeline email --repeat 3   # 20,000 messages

@@ -207,22 +207,31 @@ class Engine(Generic[E]):
                 ):
                     late.add(name)
                     continue
-                if current is None:
+                if wkey not in windows:
+                    # This event's own copy of the window, counts included: its further
+                    # facts in the same window add to it in place.
+                    if current is None:
+                        current = {
+                            "p": partition,
+                            "g": group,
+                            "spec": name,
+                            "start": start_ms,
+                            "end": end_ms,
+                            "c": {},
+                            "final": False,
+                            "rev": 0,
+                        }
                     current = {
-                        "p": partition,
-                        "g": group,
-                        "spec": name,
-                        "start": start_ms,
-                        "end": end_ms,
-                        "c": {},
-                        "final": False,
-                        "rev": 0,
+                        **current,
+                        **labels,
+                        "o": offset,
+                        "c": dict(current["c"]),
+                        "rev": current["rev"] + 1,
                     }
-                counts = dict(current["c"])
+                    windows[wkey] = current
+                counts = current["c"]
                 counts[delta.metric] = counts.get(delta.metric, 0) + delta.value
-                windows[wkey] = {**current, **labels, "o": offset, "c": counts}
-        for wkey, value in windows.items():
-            writes.append((wkey, {**value, "rev": value["rev"] + 1}))
+        writes.extend(windows.items())
         if deltas:
             tkey = totals_key(group)
             totals = self.store.get(tkey)
@@ -238,7 +247,8 @@ class Engine(Generic[E]):
                 # before and after a restart (records older than the field rank first).
                 first_ms = totals.get("first", 0) if totals else occurred
                 value = {"p": partition, "g": group, **labels, "o": offset, "c": counts}
-                writes.append((tkey, {**value, "first": first_ms, "last": last_ms}))
+                value["first"], value["last"] = first_ms, last_ms
+                writes.append((tkey, value))
         seen = [*(est["seen"] if est else []), fam.event_id(event)][-SEEN_CAP:]
         effs = [*(est["effs"] if est else []), [offset, sorted(late)]][-SEEN_CAP:]
         last = max(occurred, est["last"]) if est else occurred

@@ -16,6 +16,7 @@ would cost more than the restart saves.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from functools import partial
@@ -43,6 +44,11 @@ class FaustTableStore:
         self.pending: dict[str, Value | None] = {}
         """Written but not yet handed to the changelog (persistent: not yet acknowledged)."""
         self.outbox: list[tuple[str, Value | None, int]] = []
+        self.drained = 0
+        self._draining = asyncio.Lock()
+        """Drains run one at a time: a batch's hand-over and the timer's both send, and a
+        partition's records must reach the producer in the order written."""
+        """Writes ever handed to the changelog; `mark()` counts from the same origin."""
         self.loaded: set[int] = set()
         self.acked: dict[int, list[tuple[bytes, bytes | None, int]]] = {}
         """Changelog records the broker acknowledged, not yet in the local copy."""
@@ -64,15 +70,27 @@ class FaustTableStore:
         merged = {**self.data, **self.pending}
         return [(k, v) for k, v in merged.items() if v is not None]
 
-    async def drain(self) -> None:
-        """Hand every pending write to the changelog producer, in order: per partition, as
-        record batches built here and queued whole (aiokafka's `send_batch`). A send per
+    def mark(self) -> int:
+        """The position after every write so far: `drain(upto=mark)` hands over exactly
+        those, whatever is written after."""
+        return self.drained + len(self.outbox)
+
+    async def drain(self, upto: int | None = None) -> None:
+        """Hand pending writes (all, or those before the mark `upto`) to the changelog
+        producer, in order: per partition, as record batches built here and queued whole
+        (aiokafka's `send_batch`). A send per
         record cost ~25 µs of metadata checks, partitioning and futures, the largest single
         item of a worker's profile; a partition's batches are sent in the order queued, so
         the per-partition order replay relies on holds. The local copy is written once the
         broker acknowledges a batch, so ingest never waits for it."""
+        async with self._draining:
+            await self._drain(upto)
+
+    async def _drain(self, upto: int | None) -> None:
         self.write_local()
-        outbox, self.outbox = self.outbox, []
+        cut = len(self.outbox) if upto is None else max(0, upto - self.drained)
+        outbox, self.outbox = self.outbox[:cut], self.outbox[cut:]
+        self.drained += len(outbox)
         if not outbox:
             return
         by_partition: dict[int, list[tuple[bytes, bytes | None]]] = {}

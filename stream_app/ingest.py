@@ -1,6 +1,6 @@
 """Records in: each source record, in offset order, to one plan of the engine, its side
-records sent, its state committed; a batch's state handed to the changelog before the batch is
-acknowledged.
+records sent, its state committed; a batch's state handed to the changelog, after the batch's
+side records are acknowledged, before the batch is acknowledged.
 
 `decide` is the synchronous, Kafka-free core (decode, then the engine's plan, and nothing can
 escape it, so a poison record is a unit test, not a crash loop); `Ingest` is the async path
@@ -9,6 +9,7 @@ around it: offset sequencing against the state, seeks back, side records.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -76,7 +77,19 @@ commit past the state with nothing new behind it delivers no record to notice th
 
 
 class Drains(Protocol):
-    def drain(self) -> Awaitable[None]: ...
+    def mark(self) -> int: ...
+
+    def drain(self, upto: int | None = None) -> Awaitable[None]: ...
+
+
+@dataclass(eq=False)
+class Handoff:
+    """A batch applied in memory whose state is not yet with the producer: its held sends
+    (settling from the moment the batch ends) and where its writes end in the changelog's
+    queue."""
+
+    settled: asyncio.Task[None]
+    mark: int
 
 
 class Ingest:
@@ -98,10 +111,14 @@ class Ingest:
         self.changelog = changelog
         self.owned = owned
         self.sequencer = OffsetSequencer()
+        self.unsettled: list[Handoff] = []
+        """Batches applied whose state is not with the producer yet, oldest first."""
 
-    async def batch(self, messages: list[Any]) -> None:
-        """Apply a batch; return once its state writes are with the producer (the caller
-        acknowledges the batch after, so no offset commit can overtake them)."""
+    async def batch(self, messages: list[Any]) -> Handoff:
+        """Apply a batch to the in-memory state and send its side records; `hand_over` then
+        gives its state to the producer. The next batch may be applied meanwhile: waiting for
+        a batch's side records to be acknowledged (a produce round trip, queued behind the
+        previous changelog request) was a quarter of a backlog's wall time."""
         # Per record, only what has to be awaited is: sends of side records and records a
         # family emits, and the first offset of a partition without state. The rest (the
         # sequence check, decode, plan, commit) is one synchronous step per record, so
@@ -132,9 +149,36 @@ class Ingest:
             ):
                 await self._side_effects(msg, decided)
             engine.commit(plan)
-        await self.publisher.settle()
         engine.flush()
-        await self.changelog.drain()
+        handoff = Handoff(
+            asyncio.ensure_future(self.publisher.settle(self.publisher.take())),
+            self.changelog.mark(),
+        )
+        self.unsettled.append(handoff)
+        return handoff
+
+    async def hand_over(self, handoff: Handoff) -> None:
+        """A batch's state to the producer once its side records are acknowledged. Batches
+        are handed over in the order they were applied (a partition's changelog is a prefix
+        of its writes); the caller acknowledges the batch after, so no offset commit can
+        overtake its state."""
+        try:
+            await asyncio.shield(handoff.settled)
+        finally:
+            self._forget(handoff)
+        await self.changelog.drain(upto=handoff.mark)
+
+    async def settle_all(self) -> None:
+        """Every applied batch's side records acknowledged (or failed): before a drain of
+        everything, which would otherwise hand over state whose side records may be lost."""
+        pending = list(self.unsettled)
+        await asyncio.gather(*(asyncio.shield(h.settled) for h in pending), return_exceptions=True)
+        for handoff in pending:
+            self._forget(handoff)
+
+    def _forget(self, handoff: Handoff) -> None:
+        if handoff in self.unsettled:
+            self.unsettled.remove(handoff)
 
     async def next_offset(self, partition: int) -> int:
         nxt = self.engine.next_offset(partition)

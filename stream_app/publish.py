@@ -3,14 +3,15 @@ late topics, records a family emits downstream, and KPI records of windows and t
 
 Sends go straight to Faust's producer (Faust's `topic.send` costs ~1.4 ms a record, which held
 the state lock, and scrapes, for seconds when a backlog finalised). What must be acknowledged
-before a batch's state is written is held, and `settle()` awaits it: a crash in between
-re-sends (same keys, same event ids), never loses.
+before a batch's state is written is held; `take()` collects a batch's share and `settle()`
+awaits it: a crash in between re-sends (same keys, same event ids), never loses.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
@@ -28,6 +29,14 @@ _TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeE
 
 Send = Callable[..., Awaitable[Awaitable[Any]]]
 """Faust's `producer.send(topic, key, value, partition=, timestamp=, headers=)`."""
+
+
+@dataclass
+class Held:
+    """One batch's sends that must be acknowledged before its state reaches the changelog."""
+
+    emits: list[Awaitable[Any]] = field(default_factory=list)
+    side: list[tuple[str, SideRecord, Awaitable[Any]]] = field(default_factory=list)
 
 
 class Publisher:
@@ -69,13 +78,17 @@ class Publisher:
             fut = await self.produce(topic, bare.key, bare.value, bare.headers)
         self._side.append((topic, record, fut))
 
-    async def settle(self) -> None:
-        """Await everything held: before a batch's state goes to the changelog."""
-        held, self._held = self._held, []
-        for fut in held:
+    def take(self) -> Held:
+        """What was sent since the last call: a batch's share, settled on its own."""
+        held = Held(self._held, self._side)
+        self._held, self._side = [], []
+        return held
+
+    async def settle(self, held: Held) -> None:
+        """Await a batch's held sends: before its state goes to the changelog."""
+        for fut in held.emits:
             await fut
-        side, self._side = self._side, []
-        for topic, record, fut in side:
+        for topic, record, fut in held.side:
             try:
                 await fut
             except _TOO_LARGE:

@@ -25,8 +25,8 @@ from stream_app.cluster_watch import ClusterWatch
 from stream_app.engine import Engine
 from stream_app.faust_store import FaustTableStore
 from stream_app.health import StallWatch
-from stream_app.ingest import Ingest
-from stream_app.intake import BatchApp, BatchConsumer
+from stream_app.ingest import Handoff, Ingest
+from stream_app.intake import Batch, BatchApp, BatchConsumer
 from stream_app.kafka_config import faust_credentials
 from stream_app.logstorm import LogStorm
 from stream_app.metrics import LabelGuard, RebalanceCollector, SequencerCollector
@@ -300,21 +300,27 @@ class Service:
         @app.task  # type: ignore[untyped-decorator]
         async def take_batches() -> None:
             consumer = cast(BatchConsumer, app.consumer)
+            # One batch's hand-over (its side records acknowledged, then its state to the
+            # producer, then its offsets acknowledged) runs while the next batch is applied.
+            handing: asyncio.Task[None] | None = None
             while True:
                 batch = await consumer.take()
-                handled = False
                 try:
-                    await self.handle(batch.records())
-                    handled = True
+                    handoff = await self.handle(batch.records())
                 except Exception:
                     # Not acknowledged: the state's offsets send the consumer back to the
                     # first record it did not apply (as an agent's restart did).
                     log.exception(
                         "batch of %d records failed; it is read again", len(batch.records())
                     )
+                    if handing is not None:
+                        await handing
+                    await consumer.done(batch, False)
                     await asyncio.sleep(1.0)
-                finally:
-                    await consumer.done(batch, handled)
+                    continue
+                if handing is not None:
+                    await handing
+                handing = asyncio.ensure_future(self._hand_over(consumer, batch, handoff))
 
         @app.timer(interval=s.kpi_update_interval_seconds)  # type: ignore[untyped-decorator]
         async def windows_tick() -> None:
@@ -398,13 +404,26 @@ class Service:
 
     # ---- records in ------------------------------------------------------------------------
 
-    async def handle(self, messages: list[Any]) -> None:
+    async def handle(self, messages: list[Any]) -> Handoff:
         async with self.lock:
             # The state of a partition is loaded before its first record, whatever Faust's
             # readiness says at that moment (the index for scrapes follows on the next tick).
             self._sync_index()
             self.table_store.ensure_loaded({msg.partition for msg in messages})
-            await self.ingest.batch(messages)
+            return await self.ingest.batch(messages)
+
+    async def _hand_over(self, consumer: BatchConsumer, batch: Batch, handoff: Handoff) -> None:
+        handled = False
+        try:
+            await self.ingest.hand_over(handoff)
+            handled = True
+        except Exception:
+            log.exception(
+                "state of a batch of %d records not handed over; it is read again",
+                len(batch.records()),
+            )
+        finally:
+            await consumer.done(batch, handled)
 
     # ---- over time -------------------------------------------------------------------------
 
@@ -431,6 +450,7 @@ class Service:
                 if removed:
                     log.info("retention removed %d keys", removed)
             self.engine.flush()
+            await self.ingest.settle_all()
             await self.table_store.drain()
             for extra in self.extras:
                 await extra.tick()

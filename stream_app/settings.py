@@ -92,7 +92,7 @@ class SpineSettings(BaseSettings):
     kpi_update_interval_seconds: float = Field(default=1.0, gt=0)
     sweep_interval_seconds: float = Field(default=60.0, gt=0)
     batch_max_events: int = Field(
-        default=500,
+        default=2000,
         ge=1,
         description="Records per fetch, which is the batch handled and flushed to the "
         "changelog at once (Kafka's max.poll.records).",

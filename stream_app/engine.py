@@ -229,7 +229,7 @@ class Engine(Generic[E]):
                         "rev": current["rev"] + 1,
                     }
                     windows[wkey] = current
-                counts = current["c"]
+                counts = windows[wkey]["c"]
                 counts[delta.metric] = counts.get(delta.metric, 0) + delta.value
         writes.extend(windows.items())
         if deltas:

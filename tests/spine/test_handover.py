@@ -1,0 +1,155 @@
+"""A batch's hand-over: its state reaches the changelog producer only after its side records
+are acknowledged, only up to its own mark, and in the order written, while the next batch may
+already be applied (no Kafka: a recording producer stands in for aiokafka's)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from stream_app.faust_store import FaustTableStore
+from stream_app.ingest import Handoff, Ingest
+
+
+@dataclass
+class RecordBatch:
+    records: list[tuple[bytes, bytes | None]] = field(default_factory=list)
+
+    def append(self, *, key: bytes, value: bytes | None, timestamp: None) -> object:
+        self.records.append((key, value))
+        return object()
+
+
+class RecordingProducer:
+    """aiokafka's batch API as the store uses it; `gate` holds the first send until released."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, list[tuple[str, Any]]]] = []
+        self.gate: asyncio.Event | None = None
+
+    def create_batch(self) -> RecordBatch:
+        return RecordBatch()
+
+    async def send_batch(self, batch: RecordBatch, topic: str, *, partition: int) -> Any:
+        gate, self.gate = self.gate, None
+        if gate is not None:
+            await gate.wait()
+        decoded = [(orjson.loads(k), v and orjson.loads(v)) for k, v in batch.records]
+        self.sent.append((partition, decoded))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+class Stub:
+    """The attribute paths FaustTableStore reaches through Faust's app and table."""
+
+    def __init__(self, **attrs: Any) -> None:
+        self.__dict__.update(attrs)
+
+
+def memory_store(producer: RecordingProducer) -> FaustTableStore:
+    app = Stub(producer=Stub(_ensure_producer=lambda: producer))
+    table = Stub(data={}, changelog_topic=Stub(get_topic_name=lambda: "changelog"))
+    return FaustTableStore(app, table, persistent=False)
+
+
+def sent_keys(producer: RecordingProducer) -> list[tuple[str, Any]]:
+    return [record for _partition, records in producer.sent for record in records]
+
+
+def test_a_drain_up_to_a_mark_hands_over_only_the_writes_before_it() -> None:
+    async def go() -> None:
+        producer = RecordingProducer()
+        store = memory_store(producer)
+        store.put("w/a", {"n": 1}, 0)
+        store.put("p/0", {"o": 10}, 0)
+        mark = store.mark()
+        store.put("w/a", {"n": 2}, 0)  # the next batch, applied before the first is handed over
+        store.put("p/0", {"o": 20}, 0)
+        await store.drain(upto=mark)
+        assert sent_keys(producer) == [("w/a", {"n": 1}), ("p/0", {"o": 10})]
+        assert store.get("w/a") == {"n": 2}  # reads see the newest write all along
+        assert store.get("p/0") == {"o": 20}
+        await store.drain()
+        assert sent_keys(producer)[2:] == [("w/a", {"n": 2}), ("p/0", {"o": 20})]
+        await store.drain(upto=mark)  # an old mark hands over nothing more
+        assert len(sent_keys(producer)) == 4
+
+    asyncio.run(go())
+
+
+def test_concurrent_drains_reach_the_producer_in_the_order_written() -> None:
+    async def go() -> None:
+        producer = RecordingProducer()
+        gate = producer.gate = asyncio.Event()
+        store = memory_store(producer)
+        store.put("p/0", {"o": 1}, 0)
+        store.put("p/1", {"o": 1}, 1)
+        first = asyncio.ensure_future(store.drain(upto=store.mark()))
+        await asyncio.sleep(0)  # the first drain now waits inside its send for partition 0
+        store.put("p/1", {"o": 2}, 1)
+        second = asyncio.ensure_future(store.drain())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(first, second)
+        partition_1 = [records for partition, records in producer.sent if partition == 1]
+        assert partition_1 == [[("p/1", {"o": 1})], [("p/1", {"o": 2})]]
+
+    asyncio.run(go())
+
+
+def test_a_batch_is_handed_over_only_after_its_side_records_are_acknowledged() -> None:
+    async def go() -> None:
+        producer = RecordingProducer()
+        store = memory_store(producer)
+        ingest = Ingest.__new__(Ingest)  # hand-over needs only the changelog and its queue
+        ingest.changelog = store
+        ingest.unsettled = []
+        acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def side_records_acknowledged() -> None:
+            await acked
+
+        store.put("p/0", {"o": 5}, 0)
+        handoff = Handoff(asyncio.ensure_future(side_records_acknowledged()), store.mark())
+        ingest.unsettled.append(handoff)
+        handing = asyncio.ensure_future(ingest.hand_over(handoff))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert producer.sent == [] and not handing.done()
+        acked.set_result(None)
+        await handing
+        assert sent_keys(producer) == [("p/0", {"o": 5})]
+        assert ingest.unsettled == []
+
+    asyncio.run(go())
+
+
+def test_a_failed_side_record_keeps_the_batch_from_being_handed_over() -> None:
+    async def go() -> None:
+        producer = RecordingProducer()
+        store = memory_store(producer)
+        ingest = Ingest.__new__(Ingest)
+        ingest.changelog = store
+        ingest.unsettled = []
+
+        async def refused() -> None:
+            raise RuntimeError("broker refused the DLQ copy")
+
+        store.put("p/0", {"o": 5}, 0)
+        handoff = Handoff(asyncio.ensure_future(refused()), store.mark())
+        ingest.unsettled.append(handoff)
+        try:
+            await ingest.hand_over(handoff)
+        except RuntimeError:
+            pass
+        else:
+            raise AssertionError("hand-over went on without its side records")
+        assert producer.sent == []  # not acknowledged either: the caller reads it again
+
+    asyncio.run(go())

@@ -137,6 +137,10 @@ def faust_app(s: Settings, app_id: str, port: int, batch_topic: str) -> BatchApp
         producer_partitioner=KafkaPartitioner(),
         # The batch a fetch returns is the batch the engine handles and flushes once.
         broker_max_poll_records=s.batch_max_events,
+        # Faust's 1 MiB a partition left the batch task waiting on fetches for up to half
+        # of a backlog's wall time (the next fetch of a partition goes out only once its
+        # buffer is empty, from the consumer's own thread).
+        consumer_max_fetch_size=s.consumer_max_fetch_bytes,
         web_enabled=True,
         web_bind=s.metrics_host,
         web_host=s.metrics_host,

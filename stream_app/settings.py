@@ -97,6 +97,12 @@ class SpineSettings(BaseSettings):
         description="Records per fetch, which is the batch handled and flushed to the "
         "changelog at once (Kafka's max.poll.records).",
     )
+    consumer_max_fetch_bytes: int = Field(
+        default=8_388_608,
+        ge=1_048_576,
+        description="Most bytes a fetch returns per partition (Kafka's "
+        "max.partition.fetch.bytes): what the consumer has buffered while a batch is applied.",
+    )
 
     # Input hygiene
     max_payload_bytes: int = Field(default=65_536, gt=0)

@@ -427,7 +427,13 @@ class Service:
                 len(batch.records()),
             )
         finally:
-            await consumer.done(batch, handled)
+            try:
+                await consumer.done(batch, handled)
+            except Exception:
+                # Its own task: nothing else would see this (a commit as the worker stops).
+                log.exception(
+                    "offsets of a batch of %d records not acknowledged", len(batch.records())
+                )
 
     # ---- over time -------------------------------------------------------------------------
 

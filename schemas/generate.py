@@ -23,6 +23,7 @@ from schemas.kpi import (
     PacingKpi,
 )
 from schemas.telephony import CallEvent
+from schemas.web import WebEvent
 
 HERE = Path(__file__).parent
 MODELS: dict[str, tuple[type[BaseModel], str]] = {
@@ -35,6 +36,7 @@ MODELS: dict[str, tuple[type[BaseModel], str]] = {
     "kpi_email_activity.schema.json": (EmailActivityKpi, "serialization"),
     "kpi_email_ab.schema.json": (EmailAbKpi, "serialization"),
     "crm_event.schema.json": (CrmEvent, "validation"),
+    "web_event.schema.json": (WebEvent, "validation"),
     "crm_attributed_event.schema.json": (AttributedEvent, "validation"),
     "kpi_crm_handoffs.schema.json": (CrmHandoffsKpi, "serialization"),
     "kpi_crm_outcomes.schema.json": (CrmOutcomesKpi, "serialization"),

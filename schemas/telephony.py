@@ -63,6 +63,11 @@ class CallEvent(BaseModel):
         description="Seconds from answer to hang-up. Derived as ended_at - answered_at if absent.",
     )
     disposition: Annotated[str, StringConstraints(max_length=64)] | None = None
+    lead_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None,
+        description="The CRM-synced contact the call was with, when known: the call's calls count "
+        "as touches of that lead (engagement). State only, never a label.",
+    )
 
     @model_validator(mode="after")
     def _timestamps_in_order(self) -> CallEvent:

@@ -32,13 +32,24 @@ def score(touches: Iterable[Touch], at_ms: int, config: EngagementConfig) -> flo
     """Sum over the lead's distinct touches (by event id) that happened at or before `at_ms` of
     weight(type) x 2^(-(at - touch time) / half-life). math.fsum rounds the exact sum once, so
     the result does not depend on the order the touches are summed in."""
-    distinct = {touch.event_id: touch for touch in touches}
+    distinct = distinct_touches(touches)
     half_life = config.half_life_ms
     return math.fsum(
         decayed(config.weight(t.type), at_ms - t.at_ms, half_life)
         for t in distinct.values()
         if t.at_ms <= at_ms
     )
+
+
+def distinct_touches(touches: Iterable[Touch]) -> dict[str, Touch]:
+    """One touch per id: the earliest (then the least type) when sources disagree, e.g. two open
+    events of one message, so the result depends only on the set of touches seen."""
+    distinct: dict[str, Touch] = {}
+    for touch in touches:
+        seen = distinct.get(touch.event_id)
+        if seen is None or (touch.at_ms, touch.type) < (seen.at_ms, seen.type):
+            distinct[touch.event_id] = touch
+    return distinct
 
 
 def band(value: float, bands: Bands) -> Band:

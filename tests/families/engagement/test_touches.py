@@ -1,0 +1,187 @@
+"""Each source's events as touches of a lead, written out by hand per the README: one touch per
+call dial, per answer, per message delivery, first human open, first machine open and first
+click, per handoff and per web event; none without a lead, none for ad impressions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from schemas.crm import CrmEvent
+from schemas.email import EmailEvent
+from schemas.telephony import CallEvent
+from schemas.web import WebEvent
+from stream_app.families.engagement.config import EngagementConfig
+from stream_app.families.engagement.score import Touch, score
+from stream_app.families.engagement.touches import (
+    LeadTouch,
+    from_call,
+    from_crm,
+    from_email,
+    from_web,
+)
+
+T0 = 1_800_000_000_000  # 2027-01-15T08:00:00Z
+ISO0 = "2027-01-15T08:00:00+00:00"
+ISO1 = "2027-01-15T08:00:20+00:00"
+
+
+def call(**over: Any) -> CallEvent:
+    base = {
+        "event_id": "e1",
+        "occurred_at": ISO0,
+        "call_id": "c1",
+        "rep_id": "rep-a",
+        "team_id": "team-x",
+        "direction": "outbound",
+        "status": "initiated",
+        "started_at": ISO0,
+        "lead_id": "lead-1",
+    }
+    return CallEvent.model_validate(base | over)
+
+
+def email(**over: Any) -> EmailEvent:
+    base = {
+        "event_id": "m1-open",
+        "occurred_at": ISO1,
+        "type": "open",
+        "message_id": "m1",
+        "campaign_id": "spring",
+        "variant": "A",
+        "subject_id": "s1",
+        "segment": "smb",
+        "lead_id": "lead-1",
+        "owner_rep_id": "rep-a",
+        "sent_at": ISO0,
+    }
+    return EmailEvent.model_validate(base | over)
+
+
+def web(**over: Any) -> WebEvent:
+    base = {
+        "event_id": "w1",
+        "occurred_at": ISO1,
+        "type": "pricing_page_view",
+        "lead_id": "lead-1",
+        "channel": "web",
+        "segment": "smb",
+    }
+    return WebEvent.model_validate(base | over)
+
+
+def test_an_outbound_call_is_a_dial_then_a_connect() -> None:
+    assert from_call(call()) == [
+        LeadTouch("lead-1", Touch("call:c1:dial", T0, "call_dial"), "call", rep_id="rep-a")
+    ]
+    answered = call(event_id="e2", status="answered", answered_by="human", answered_at=ISO1)
+    assert from_call(answered) == [
+        LeadTouch("lead-1", Touch("call:c1:dial", T0, "call_dial"), "call", rep_id="rep-a"),
+        LeadTouch(
+            "lead-1",
+            Touch("call:c1:call_connect", T0 + 20_000, "call_connect"),
+            "call",
+            rep_id="rep-a",
+        ),
+    ]
+
+
+def test_a_machine_answer_an_inbound_call_and_a_call_without_a_lead() -> None:
+    machine = call(answered_by="machine", answered_at=ISO1)
+    assert [t.touch.type for t in from_call(machine)] == ["call_dial", "call_machine"]
+    inbound = call(direction="inbound", answered_by="human", answered_at=ISO1)
+    assert [t.touch.type for t in from_call(inbound)] == ["call_connect"]
+    assert from_call(call(lead_id=None)) == []
+    assert [t.touch.type for t in from_call(call(answered_by="unknown"))] == ["call_dial"]
+
+
+@pytest.mark.parametrize(
+    ("over", "expected"),
+    [
+        ({}, "email_open_human"),
+        ({"machine_open": True}, "email_open_machine"),
+        ({"type": "click"}, "email_click"),
+        ({"type": "click", "machine_open": True}, "email_open_machine"),
+        ({"type": "delivered"}, "email_delivered"),
+        ({"type": "bounce", "bounce_type": "hard"}, None),
+        ({"type": "sent"}, None),
+    ],
+)
+def test_email_events_as_touches(over: dict[str, Any], expected: str | None) -> None:
+    got = from_email(email(**over))
+    if expected is None:
+        assert got == []
+    else:
+        assert got == [
+            LeadTouch(
+                "lead-1",
+                Touch(f"email:m1:{expected}", T0 + 20_000, expected),
+                "email",
+                "smb",
+                "rep-a",
+            )
+        ]
+
+
+def test_two_opens_of_one_message_are_one_touch_at_the_first() -> None:
+    first = from_email(email(event_id="o1", occurred_at="2027-01-15T08:05:00+00:00"))
+    second = from_email(email(event_id="o2", occurred_at="2027-01-15T08:01:00+00:00"))
+    touches = [t.touch for t in first + second + first]
+    # One human open (2 points) at 08:01, scored at 08:01: exactly 2.
+    assert score(touches, T0 + 60_000, EngagementConfig()) == 2.0
+
+
+def test_a_handoff_is_a_touch_other_crm_events_are_not() -> None:
+    handoff = CrmEvent.model_validate(
+        {
+            "event_id": "h1",
+            "occurred_at": ISO0,
+            "type": "handoff",
+            "opportunity_id": "opp-1",
+            "lead_id": "lead-1",
+            "rep_id": "rep-a",
+            "team_id": "team-x",
+            "discovery": {"budget": {"status": "answered"}},
+        }
+    )
+    assert from_crm(handoff) == [
+        LeadTouch("lead-1", Touch("crm:h1", T0, "crm_handoff"), "crm", rep_id="rep-a")
+    ]
+    won = CrmEvent.model_validate(
+        {
+            "event_id": "w1",
+            "occurred_at": ISO0,
+            "type": "deal_won",
+            "opportunity_id": "opp-1",
+            "amount": 1000,
+            "currency": "JPY",
+            "close_at": ISO0,
+        }
+    )
+    assert from_crm(won) == []
+
+
+def test_web_events_and_ad_impressions() -> None:
+    assert from_web(web()) == [
+        LeadTouch("lead-1", Touch("web:w1", T0 + 20_000, "pricing_page_view"), "web", "smb")
+    ]
+    impressions = web(
+        type="ad_impressions", lead_id=None, count=5000, campaign_id="spring", channel="ads"
+    )
+    assert from_web(impressions) == []
+
+
+@pytest.mark.parametrize(
+    ("over", "reason"),
+    [
+        ({"type": "ad_impressions", "count": 10, "campaign_id": "c"}, "never per lead"),
+        ({"type": "ad_impressions", "lead_id": None, "campaign_id": "c"}, "need count"),
+        ({"lead_id": None}, "needs lead_id"),
+        ({"count": 3}, "ad_impressions only"),
+    ],
+)
+def test_bad_web_events_are_refused_with_a_reason(over: dict[str, Any], reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        web(**over)

@@ -23,6 +23,7 @@ from schemas.kpi import (
     PacingKpi,
 )
 from schemas.telephony import CallEvent
+from schemas.touch import ReachRecord, TouchRecord
 from schemas.web import WebEvent
 
 HERE = Path(__file__).parent
@@ -43,6 +44,8 @@ MODELS: dict[str, tuple[type[BaseModel], str]] = {
     "kpi_crm_cohort.schema.json": (CrmCohortKpi, "serialization"),
     "kpi_crm_attribution.schema.json": (CrmAttributionKpi, "serialization"),
     "kpi_pacing_key.schema.json": (PacingKey, "serialization"),
+    "touch_record.schema.json": (TouchRecord, "validation"),
+    "reach_record.schema.json": (ReachRecord, "validation"),
 }
 
 

@@ -45,6 +45,11 @@ class WebEvent(BaseModel):
     channel: LabelId = Field(description="Where the touch happened: web, webinar, ads, chat, ...")
     campaign_id: LabelId | None = None
     segment: LabelId | None = Field(default=None, description="The lead's target segment.")
+    owner_rep_id: LabelId | None = Field(
+        default=None,
+        description="The lead's owner as the marketing platform knew it (the CRM-synced "
+        "contact owner): the rep a web touch is credited to; none: `_unassigned`.",
+    )
     count: int | None = Field(
         default=None, ge=1, le=1_000_000_000, description="On ad_impressions: how many."
     )

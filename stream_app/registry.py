@@ -35,11 +35,18 @@ def names() -> tuple[str, ...]:
 
 
 def pipelines(s: Settings) -> list[PipelineSpec]:
-    return [spec for module in modules() for spec in module.pipelines(s)]
+    """Every family's pipelines, then each family's `augment` (if it has one) over all of them:
+    a family that taps the others' events (engagement) wraps their specs."""
+    specs = [spec for module in modules() for spec in module.pipelines(s)]
+    for module in modules():
+        augment = getattr(module, "augment", None)
+        if augment is not None:
+            specs = augment(s, specs)
+    return specs
 
 
 def spec_for(s: Settings, name: str) -> PipelineSpec:
-    for module in modules():
-        if name in module.NAMES:
-            return next(spec for spec in module.pipelines(s) if spec.name == name)
+    for spec in pipelines(s):
+        if spec.name == name:
+            return spec
     raise ValueError(f"unknown pipeline {name!r}; one of {', '.join(names())}")

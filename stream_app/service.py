@@ -226,6 +226,7 @@ class Service:
                 "segment": s.label_cap_segment,
                 "field": s.label_cap_field,
                 "currency": s.label_cap_currency,
+                "channel": s.label_cap_channel,
             }
         )
         self.rebalances = 0

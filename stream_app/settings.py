@@ -16,6 +16,7 @@ from stream_app.config import CONFIG, split_list
 from stream_app.families.calls.settings import CallsSettings
 from stream_app.families.crm.settings import CrmSettings
 from stream_app.families.email.settings import EmailSettings
+from stream_app.families.engagement.settings import EngagementSettings
 from stream_app.windows import WindowSpec, parse_window_spec, parse_windows
 
 
@@ -145,6 +146,7 @@ class SpineSettings(BaseSettings):
     label_cap_segment: int = Field(default=50, ge=1)
     label_cap_field: int = Field(default=30, ge=1)
     label_cap_currency: int = Field(default=20, ge=1)
+    label_cap_channel: int = Field(default=20, ge=1)
 
     log_level: str = "info"
     outage_log_interval_seconds: float = Field(
@@ -226,7 +228,7 @@ class SpineSettings(BaseSettings):
         return int(self.grace_seconds * 1000)
 
 
-class Settings(CallsSettings, EmailSettings, CrmSettings, SpineSettings):
+class Settings(CallsSettings, EmailSettings, CrmSettings, EngagementSettings, SpineSettings):
     """The service's one settings object: the spine's and every family's. Adding a family's
     settings mixin here registers its pipelines (see `stream_app.registry`)."""
 

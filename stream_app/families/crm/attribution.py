@@ -118,6 +118,7 @@ class AttributionFamily:
             new["h"] = {
                 "eid": event.event_id,
                 "at": at,
+                "lead": event.lead_id,
                 "rep": event.rep_id,
                 "team": event.team_id,
                 "seg": segment_label(event, self.segment_by),

@@ -5,35 +5,12 @@ the targets file."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-TouchType = Literal[
-    # web and marketing events
-    "page_view",
-    "pricing_page_view",
-    "content_download",
-    "form_submit",
-    "webinar_registered",
-    "webinar_attended",
-    "ad_click",
-    "meeting_booked",
-    "chat",
-    # calls, e-mail and CRM as touches
-    "call_dial",
-    "call_connect",
-    "call_machine",
-    "email_delivered",
-    "email_open_human",
-    "email_open_machine",
-    "email_click",
-    "email_reply",
-    "crm_handoff",
-]
-
-TOUCH_TYPES: frozenset[str] = frozenset(get_args(TouchType))
+from schemas.touch import TOUCH_TYPES
 
 MACHINE_TOUCHES: frozenset[str] = frozenset({"email_open_machine", "call_machine"})
 """Touches no person made: they count as touchpoints but add nothing to the score."""

@@ -1,18 +1,35 @@
 """Every source's events as touches of a lead (README, "Relationship and reach"): the pure
-normaliser the touchpoint stage will run before repartitioning by lead. A touch's id derives from
+normaliser the touchpoint taps run before repartitioning by lead. A touch's id derives from
 what makes it one touch (a call's dial, a message's first human open), so the several events of
-one call or message, and their duplicates, give one touch each."""
+one call or message, and their duplicates, give one touch each.
+
+The taps: the calls, e-mail and CRM-attribution stages (and the web stage) send each applied
+event's touches to `isales.touches`, keyed by lead, through the spine's emit path, so a touch is
+acknowledged before its source event's state is written and a replay re-sends the same records
+(same event ids), which the engagement stage's dedupe absorbs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import orjson
+from pydantic import BaseModel
 
 from schemas.common import to_ms
 from schemas.crm import CrmEvent, CrmEventType
 from schemas.email import EmailEvent, EmailEventType
 from schemas.telephony import AnsweredBy, CallEvent, Direction
 from schemas.web import WebEvent, WebEventType
+from stream_app.families.crm.attribution import segment_label
 from stream_app.families.engagement.score import Touch
+from stream_app.family import DerivedSpec, Emit, Facts, Family, MetricSpec, State
+
+TOUCHES = "touches"  # emit role of the touches topic
+REACH = "reach"  # emit role of the reach topic
+E = TypeVar("E", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,17 +76,153 @@ def from_email(event: EmailEvent) -> list[LeadTouch]:
     return [LeadTouch(event.lead_id, touch, "email", event.segment, rep_id=event.owner_rep_id)]
 
 
-def from_crm(event: CrmEvent) -> list[LeadTouch]:
-    """A handoff is a touch (weight 0 by default: the score at handoff is measured, not fed)."""
-    if event.type is not CrmEventType.handoff or event.lead_id is None:
-        return []
-    touch = Touch(f"crm:{event.event_id}", to_ms(event.occurred_at), "crm_handoff")
-    return [LeadTouch(event.lead_id, touch, "crm", rep_id=event.rep_id)]
-
-
 def from_web(event: WebEvent) -> list[LeadTouch]:
     """A web or marketing event of a lead; ad impressions are no one's touch."""
     if event.type is WebEventType.ad_impressions or event.lead_id is None:
         return []
     touch = Touch(f"web:{event.event_id}", to_ms(event.occurred_at), event.type.value)
     return [LeadTouch(event.lead_id, touch, event.channel, event.segment)]
+
+
+def touch_record(
+    lt: LeadTouch,
+    source_event_id: str,
+    *,
+    team_id: str | None = None,
+    opportunity_id: str | None = None,
+) -> Emit:
+    """The record on `isales.touches`: keyed by lead; its event id is unique per source event
+    and touch (a dial of each event of a call), its touch id what makes it one touch."""
+    body = {
+        "event_id": f"{lt.touch.event_id}@{source_event_id}",
+        "touch_id": lt.touch.event_id,
+        "occurred_at": lt.touch.at_ms,
+        "lead_id": lt.lead_id,
+        "type": lt.touch.type,
+        "channel": lt.channel,
+        "segment": lt.segment,
+        "rep_id": lt.rep_id,
+        "team_id": team_id,
+        "opportunity_id": opportunity_id,
+    }
+    return (TOUCHES, lt.lead_id.encode(), orjson.dumps(body))
+
+
+def call_touches(old: State | None, new: State, event: CallEvent) -> list[Emit]:
+    return [touch_record(t, event.event_id, team_id=event.team_id) for t in from_call(event)]
+
+
+def email_touches(old: State | None, new: State, event: EmailEvent) -> list[Emit]:
+    return [touch_record(t, event.event_id) for t in from_email(event)]
+
+
+def web_touches(old: State | None, new: State, event: WebEvent) -> list[Emit]:
+    rep = event.owner_rep_id
+    return [
+        touch_record(LeadTouch(t.lead_id, t.touch, t.channel, t.segment, rep), event.event_id)
+        for t in from_web(event)
+    ]
+
+
+_DECISION_MARKERS = {
+    "accepted": "crm_accepted",
+    "rejected": "crm_rejected",
+    "won": "crm_won",
+    "lost": "crm_lost",
+}
+
+
+def crm_touches(
+    segment_by: tuple[str, ...],
+) -> Callable[[State | None, State, CrmEvent], list[Emit]]:
+    """The attribution stage's tap (keyed by opportunity, or by lead for lead events): a lead
+    the CRM creates or assigns (its segment, its owner), an opportunity's first handoff (a
+    touch, with its rep), then each decision once the handoff is known, held ones when it
+    arrives. The lead is the handoff's: decisions name only the opportunity."""
+
+    def tap(old: State | None, new: State, event: CrmEvent) -> list[Emit]:
+        if event.type in (CrmEventType.lead_created, CrmEventType.lead_assigned):
+            assert event.lead_id is not None  # the schema requires it on lead events
+            seg = segment_label(event, segment_by) if event.segment is not None else None
+            touch = Touch(f"crm:{event.event_id}", to_ms(event.occurred_at), "crm_lead")
+            lt = LeadTouch(event.lead_id, touch, "crm", seg, event.rep_id)
+            return [touch_record(lt, event.event_id, team_id=event.team_id)]
+        handoff: Mapping[str, Any] | None = new.get("h")
+        if handoff is None or handoff.get("lead") is None:
+            return []
+        lead_id, opportunity = handoff["lead"], event.opportunity_id
+        seg, rep = handoff.get("seg"), handoff.get("rep")
+        out: list[Emit] = []
+        held: list[Mapping[str, Any]] = []
+        if (old or {}).get("h") is None:
+            touch = Touch(f"crm:{handoff['eid']}", handoff["at"], "crm_handoff")
+            lt = LeadTouch(lead_id, touch, "crm", seg, rep)
+            team = handoff.get("team")
+            out.append(touch_record(lt, handoff["eid"], team_id=team, opportunity_id=opportunity))
+            held = list((old or {}).get("held", []))
+        elif event.type is not CrmEventType.handoff and new.get("held"):
+            held = [new["held"][-1]]
+        for decision in held:
+            marker = _DECISION_MARKERS[decision["kind"]]
+            touch = Touch(f"crm:{decision['eid']}", decision["at"], marker)
+            lt = LeadTouch(lead_id, touch, "crm", seg, rep)
+            out.append(touch_record(lt, decision["eid"], opportunity_id=opportunity))
+        return out
+
+    return tap
+
+
+class Tapped(Generic[E]):
+    """A family whose applied events also send their touches: the family itself, unchanged,
+    plus `tap(old, new, event)`'s records after its own emits."""
+
+    def __init__(
+        self, inner: Family[E], tap: Callable[[State | None, State, E], list[Emit]]
+    ) -> None:
+        self.inner = inner
+        self.tap = tap
+        self.name: str = inner.name
+        self.key_field: str = inner.key_field
+        self.model: type[E] = inner.model
+        self.metrics: tuple[MetricSpec, ...] = inner.metrics
+        self.derived: tuple[DerivedSpec, ...] = inner.derived
+
+    def __getattr__(self, name: str) -> Any:
+        # A family's own extras (the calls family's short-call threshold, ...).
+        return getattr(self.inner, name)
+
+    def partition_key(self, event: E) -> str:
+        return self.inner.partition_key(event)
+
+    def group(self, event: E) -> str:
+        return self.inner.group(event)
+
+    def event_id(self, event: E) -> str:
+        return self.inner.event_id(event)
+
+    def entity(self, event: E) -> str:
+        return self.inner.entity(event)
+
+    def occurred_ms(self, event: E) -> int:
+        return self.inner.occurred_ms(event)
+
+    def entity_time(self, event: E) -> int:
+        return self.inner.entity_time(event)
+
+    def check_time(self, event: E) -> list[int]:
+        return self.inner.check_time(event)
+
+    def merge(self, state: State | None, event: E) -> State:
+        return self.inner.merge(state, event)
+
+    def facts(self, state: State) -> Facts:
+        return self.inner.facts(state)
+
+    def labels(self, state: State) -> Mapping[str, str]:
+        return self.inner.labels(state)
+
+    def windowed(self, fact: str) -> bool:
+        return self.inner.windowed(fact)
+
+    def emit(self, old: State | None, new: State, event: E) -> list[Emit]:
+        return [*self.inner.emit(old, new, event), *self.tap(old, new, event)]

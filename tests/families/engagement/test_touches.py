@@ -4,21 +4,25 @@ click, per handoff and per web event; none without a lead, none for ad impressio
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
+from schemas.common import to_ms
 from schemas.crm import CrmEvent
 from schemas.email import EmailEvent
 from schemas.telephony import CallEvent
 from schemas.web import WebEvent
+from stream_app.families.crm.attribution import AttributionFamily
 from stream_app.families.engagement.config import EngagementConfig
 from stream_app.families.engagement.score import Touch, score
 from stream_app.families.engagement.touches import (
     LeadTouch,
+    crm_touches,
     from_call,
-    from_crm,
     from_email,
     from_web,
 )
@@ -133,34 +137,61 @@ def test_two_opens_of_one_message_are_one_touch_at_the_first() -> None:
     assert score(touches, T0 + 60_000, EngagementConfig()) == 2.0
 
 
-def test_a_handoff_is_a_touch_other_crm_events_are_not() -> None:
-    handoff = CrmEvent.model_validate(
-        {
-            "event_id": "h1",
-            "occurred_at": ISO0,
-            "type": "handoff",
-            "opportunity_id": "opp-1",
-            "lead_id": "lead-1",
-            "rep_id": "rep-a",
-            "team_id": "team-x",
-            "discovery": {"budget": {"status": "answered"}},
-        }
+def _crm(**over: Any) -> CrmEvent:
+    base: dict[str, Any] = {"event_id": "h1", "occurred_at": ISO0, "type": "handoff"}
+    return CrmEvent.model_validate({**base, **over})
+
+
+def test_the_attribution_tap_sends_the_handoff_then_held_and_later_decisions() -> None:
+    """Decisions name only the opportunity: the tap takes the lead from the handoff, sends a
+    decision held before its handoff when the handoff arrives, and later ones as they come."""
+    family = AttributionFamily(("industry",))
+    tap = crm_touches(("industry",))
+    won = _crm(
+        event_id="w1",
+        type="deal_won",
+        opportunity_id="opp-1",
+        amount=1000,
+        currency="JPY",
+        close_at="2027-01-20T00:00:00+00:00",
     )
-    assert from_crm(handoff) == [
-        LeadTouch("lead-1", Touch("crm:h1", T0, "crm_handoff"), "crm", rep_id="rep-a")
+    handoff = _crm(
+        opportunity_id="opp-1",
+        lead_id="lead-1",
+        rep_id="rep-a",
+        team_id="team-x",
+        segment={"industry": "saas"},
+        discovery={"budget": {"status": "answered"}},
+    )
+    accepted = _crm(event_id="a1", type="opportunity_accepted", opportunity_id="opp-1")
+
+    def records(old: Any, new: Any, event: CrmEvent) -> list[dict[str, Any]]:
+        out = []
+        for role, key, value in tap(old, new, event):
+            assert role == "touches"
+            body = orjson.loads(value)
+            assert key == body["lead_id"].encode()
+            out.append(body)
+        return out
+
+    s1 = family.merge(None, won)
+    assert records(None, s1, won) == []  # no handoff yet: no lead to send it to
+    s2 = family.merge(s1, handoff)
+    sent = records(s1, s2, handoff)
+    assert [(r["type"], r["touch_id"], r["rep_id"], r["segment"]) for r in sent] == [
+        ("crm_handoff", "crm:h1", "rep-a", "saas"),
+        ("crm_won", "crm:w1", "rep-a", "saas"),
     ]
-    won = CrmEvent.model_validate(
-        {
-            "event_id": "w1",
-            "occurred_at": ISO0,
-            "type": "deal_won",
-            "opportunity_id": "opp-1",
-            "amount": 1000,
-            "currency": "JPY",
-            "close_at": ISO0,
-        }
+    # A deal counts at its close time (README, CRM KPIs): so does its marker.
+    assert sent[1]["occurred_at"] == to_ms(datetime(2027, 1, 20, tzinfo=UTC))
+    assert {r["opportunity_id"] for r in sent} == {"opp-1"}
+    s3 = family.merge(s2, accepted)
+    assert [r["type"] for r in records(s2, s3, accepted)] == ["crm_accepted"]
+    created = _crm(
+        event_id="l1", type="lead_created", lead_id="lead-9", segment={"industry": "retail"}
     )
-    assert from_crm(won) == []
+    (lead,) = records(None, family.merge(None, created), created)
+    assert (lead["type"], lead["segment"], lead["lead_id"]) == ("crm_lead", "retail", "lead-9")
 
 
 def test_web_events_and_ad_impressions() -> None:

@@ -1,0 +1,330 @@
+"""The engagement stage: every touch of a lead, on one partition (`isales.touches`, keyed by
+lead), folded into the lead's state; the lead's score and band on `kpi.engagement`; and what the
+lead means for its reps and its segment, credited on `isales.reach`.
+
+The lead's state is a function of the set of records seen, never of their order: each touch id
+keeps its earliest time, an opportunity its earliest handoff, and the lead's segment and owner
+are chosen by a fixed rule over that set (README, "Relationship and reach"). What the stage
+credits downstream carries a version (`v`, the count of the lead's state changes, which a
+replay of the same log repeats), so the reach stage keeps the newest credit whatever the order
+the records arrive in, and a credit that moves (a lead's segment decided by an earlier touch
+that came late) is withdrawn where it was.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from schemas.common import from_ms, to_ms
+from schemas.touch import TOUCH_TYPES, ReachKind, TouchRecord
+from stream_app.families.engagement.config import MACHINE_TOUCHES, EngagementConfig
+from stream_app.families.engagement.score import band
+from stream_app.families.engagement.touches import REACH
+from stream_app.family import DerivedSpec, Emit, Facts, MetricSpec, State
+
+ENGAGEMENT = "engagement"  # emit role of kpi.engagement
+TOUCH_CAP = 256
+"""Touches kept per lead (the newest by time): older ones have decayed to nothing that matters
+(256 touches span months for the busiest lead) and the state stays bounded."""
+UNASSIGNED = "_unassigned"
+UNKNOWN_SEGMENT = "unknown"
+OUTREACH: frozenset[str] = frozenset({"call_dial", "email_delivered"})
+"""Touches a rep makes that the lead need not notice: reach, not response."""
+NOT_A_TOUCHPOINT: frozenset[str] = frozenset({"crm_handoff"})
+DECISIONS = {"crm_accepted": "accepted", "crm_rejected": "rejected", "crm_won": "won"}
+DECISIONS["crm_lost"] = "lost"
+
+
+def touch_kind(touch_type: str) -> str:
+    """outreach (a dial, a delivery), machine (no person), or response (everything else)."""
+    if touch_type in MACHINE_TOUCHES:
+        return "machine"
+    return "outreach" if touch_type in OUTREACH else "response"
+
+
+def lead_score(touches: Mapping[str, list[Any]], at_ms: int, config: EngagementConfig) -> float:
+    """README: sum of weight(type) x 2^(-(at - touch time) / half-life) over the lead's distinct
+    touches at or before `at` (the same formula as `score.score`, over the state's layout)."""
+    half_life = config.half_life_ms
+    return math.fsum(
+        config.weight(t[1]) * math.pow(2.0, -(at_ms - t[0]) / half_life)
+        for t in touches.values()
+        if t[0] <= at_ms
+    )
+
+
+def _earliest(items: Mapping[str, list[Any]], pick: int) -> Any:
+    """The value at `pick` of the earliest (time, id) item that has one."""
+    best: tuple[int, str] | None = None
+    value = None
+    for key, item in items.items():
+        if item[pick] is not None and (best is None or (item[0], key) < best):
+            best, value = (item[0], key), item[pick]
+    return value
+
+
+def _latest(items: Mapping[str, list[Any]], pick: int) -> tuple[Any, tuple[int, str] | None]:
+    best: tuple[int, str] | None = None
+    value = None
+    for key, item in items.items():
+        if item[pick] is not None and (best is None or (item[0], key) > best):
+            best, value = (item[0], key), item[pick]
+    return value, best
+
+
+class LeadFamily:
+    name: str = "engagement"
+    key_field: str = "lead_id"
+    model: type[TouchRecord] = TouchRecord
+    metrics: tuple[MetricSpec, ...] = ()
+    derived: tuple[DerivedSpec, ...] = ()
+
+    def __init__(self, config: EngagementConfig) -> None:
+        self.config = config
+
+    def partition_key(self, event: TouchRecord) -> str:
+        return event.lead_id
+
+    def group(self, event: TouchRecord) -> str:
+        return event.lead_id
+
+    def event_id(self, event: TouchRecord) -> str:
+        return event.event_id
+
+    def entity(self, event: TouchRecord) -> str:
+        return event.lead_id
+
+    def occurred_ms(self, event: TouchRecord) -> int:
+        return to_ms(event.occurred_at)
+
+    def entity_time(self, event: TouchRecord) -> int:
+        # A lead has no time of its own: each touch is measured from when it happened.
+        return to_ms(event.occurred_at)
+
+    def check_time(self, event: TouchRecord) -> list[int]:
+        return [to_ms(event.occurred_at)]
+
+    # ---- state ------------------------------------------------------------------------------
+    # t: touch id -> [at, type, channel, rep, team, segment]  (touchpoints, newest TOUCH_CAP)
+    # c: CRM record id -> [at, marker, segment, rep, team]     (lead created / assigned)
+    # h: opportunity -> [at, handoff touch id, rep, team, segment]  (earliest handoff)
+    # d: opportunity -> {record id: [at, decision]}
+    # n: how many times the state changed (the credits' version)
+
+    def merge(self, state: State | None, event: TouchRecord) -> State:
+        new: State = dict(state) if state else {"t": {}, "c": {}, "h": {}, "d": {}, "n": 0}
+        at = to_ms(event.occurred_at)
+        kind = event.type
+        changed = False
+        if kind in TOUCH_TYPES and kind not in NOT_A_TOUCHPOINT:
+            seen = new["t"].get(event.touch_id)
+            if seen is None or (at, kind) < (seen[0], seen[1]):
+                touches = dict(new["t"])
+                touches[event.touch_id] = [
+                    at,
+                    kind,
+                    event.channel,
+                    event.rep_id,
+                    event.team_id,
+                    event.segment,
+                ]
+                if len(touches) > TOUCH_CAP:
+                    oldest = min(touches, key=lambda k: (touches[k][0], k))
+                    del touches[oldest]
+                changed = touches != new["t"]
+                new["t"] = touches
+        elif kind == "crm_handoff" and event.opportunity_id is not None:
+            opp = event.opportunity_id
+            entry = [at, event.touch_id, event.rep_id, event.team_id, event.segment]
+            seen = new["h"].get(opp)
+            if seen is None or (at, event.touch_id) < (seen[0], seen[1]):
+                new["h"] = {**new["h"], opp: entry}
+                changed = True
+        elif kind in DECISIONS and event.opportunity_id is not None:
+            opp = event.opportunity_id
+            held = new["d"].get(opp, {})
+            seen = held.get(event.touch_id)
+            if seen is None or at < seen[0]:
+                new["d"] = {**new["d"], opp: {**held, event.touch_id: [at, DECISIONS[kind]]}}
+                changed = True
+        elif kind == "crm_lead":
+            seen = new["c"].get(event.touch_id)
+            if seen is None or at < seen[0]:
+                entry = [at, kind, event.segment, event.rep_id, event.team_id]
+                new["c"] = {**new["c"], event.touch_id: entry}
+                changed = True
+        if changed:
+            new["n"] = new["n"] + 1
+        return new
+
+    def facts(self, state: State) -> Facts:
+        return {}
+
+    def labels(self, state: State) -> Mapping[str, str]:
+        return {}
+
+    def windowed(self, fact: str) -> bool:
+        return False
+
+    # ---- what the state says ----------------------------------------------------------------
+
+    def segment(self, state: State) -> str:
+        """The CRM's segment for the lead (its earliest lead or handoff record naming one),
+        else the segment of the lead's earliest touch naming one, else `unknown`."""
+        crm = {**{k: [v[0], v[2]] for k, v in state["c"].items()}}
+        crm.update({v[1]: [v[0], v[4]] for v in state["h"].values()})
+        seg = _earliest(crm, 1)
+        if seg is None:
+            seg = _earliest(state["t"], 5)
+        return str(seg) if seg else UNKNOWN_SEGMENT
+
+    def owner(self, state: State) -> tuple[str | None, str | None]:
+        """The rep (and team) of the lead's newest record naming one: the CRM assignment, a
+        handoff, a call or an e-mail on the rep's behalf."""
+        named: dict[str, list[Any]] = {k: [v[0], v[3]] for k, v in state["t"].items()}
+        named.update({k: [v[0], v[3]] for k, v in state["c"].items()})
+        named.update({v[1]: [v[0], v[2]] for v in state["h"].values()})
+        rep, best = _latest(named, 1)
+        if best is None:
+            return None, None
+        teams: dict[str, list[Any]] = {k: [v[0], v[4]] for k, v in state["t"].items()}
+        teams.update({k: [v[0], v[4]] for k, v in state["c"].items()})
+        teams.update({v[1]: [v[0], v[3]] for v in state["h"].values()})
+        team, _ = _latest(teams, 1)
+        return rep, team
+
+    def last_touch_ms(self, state: State) -> int | None:
+        times = [t[0] for t in state["t"].values()]
+        return max(times) if times else None
+
+    def reach_view(self, state: State) -> dict[tuple[str, str], dict[str, Any]]:
+        """(group, credited id) -> the credit's body, without its version: the handoffs per
+        rep and the lead's status in its segment."""
+        cfg, touches = self.config, state["t"]
+        view: dict[tuple[str, str], dict[str, Any]] = {}
+        counts = {"accepted": 0, "won": 0}
+        for opp, (at, _tid, rep, team, _seg) in sorted(state["h"].items()):
+            value = lead_score(touches, at, cfg)
+            decisions = {d for _, d in state["d"].get(opp, {}).values()}
+            body = {
+                "kind": ReachKind.handoff.value,
+                "occurred_at": at,
+                "team_id": team,
+                "band": band(value, cfg.bands),
+                "score": value,
+                **{d: d in decisions for d in ("accepted", "rejected", "won", "lost")},
+            }
+            view[(f"rep:{rep or UNASSIGNED}", f"handoff:{opp}")] = body
+            for d in counts:
+                counts[d] += d in decisions
+        last = self.last_touch_ms(state)
+        times = [*(h[0] for h in state["h"].values()), *(c[0] for c in state["c"].values())]
+        times += [d[0] for held in state["d"].values() for d in held.values()]
+        status_at = max([last, *times] if last is not None else times)
+        per_channel: dict[str, int] = {}
+        touched = False
+        for t in touches.values():
+            k = touch_kind(t[1])
+            if k != "machine":
+                per_channel[t[2]] = per_channel.get(t[2], 0) + 1
+            touched = touched or k == "response"
+        view[(f"seg:{self.segment(state)}", "")] = {
+            "kind": ReachKind.lead.value,
+            "occurred_at": status_at,
+            "touched": touched,
+            "handoffs": len(state["h"]),
+            "accepted_n": counts["accepted"],
+            "won_n": counts["won"],
+            "touches": per_channel,
+            "score": lead_score(touches, last, cfg) if last is not None else 0.0,
+            "score_at": last,
+        }
+        return view
+
+    # ---- downstream ---------------------------------------------------------------------------
+
+    def emit(self, old: State | None, new: State, event: TouchRecord) -> list[Emit]:
+        if old is not None and old["n"] == new["n"]:
+            return []  # nothing changed (an earlier copy of the touch stands)
+        lead = event.lead_id
+        out: list[Emit] = [self._engagement_record(lead, new)]
+        v = new["n"]
+        tid = event.touch_id
+        touch = new["t"].get(tid)
+        if touch is not None and (old is None or old["t"].get(tid) != touch):
+            at, kind, channel, rep, team, _ = touch
+            out.append(
+                _reach(
+                    tid,
+                    v,
+                    f"rep:{rep or UNASSIGNED}",
+                    {
+                        "kind": ReachKind.touch.value,
+                        "occurred_at": at,
+                        "team_id": team,
+                        "channel": channel,
+                        "touch_type": kind,
+                    },
+                )
+            )
+        before = self.reach_view(old) if old is not None else {}
+        after = self.reach_view(new)
+        for (group, ident), body in after.items():
+            if before.get((group, ident)) != body:
+                out.append(_reach(ident or lead, v, group, body))
+        for (group, ident), body in before.items():
+            if (group, ident) not in after:
+                gone = {"kind": body["kind"], "occurred_at": body["occurred_at"], "moved": True}
+                out.append(_reach(ident or lead, v, group, gone))
+        return out
+
+    def _engagement_record(self, lead: str, state: State) -> Emit:
+        """kpi.engagement, keyed by lead: the score at the lead's newest touch (a consumer
+        decays it to any later time: score x 2^(-(t - score_at) / half-life))."""
+        cfg = self.config
+        last = self.last_touch_ms(state)
+        value = lead_score(state["t"], last, cfg) if last is not None else 0.0
+        rep, team = self.owner(state)
+        channels: dict[str, int] = {}
+        machine: dict[str, int] = {}
+        for t in state["t"].values():
+            bucket = machine if touch_kind(t[1]) == "machine" else channels
+            bucket[t[2]] = bucket.get(t[2], 0) + 1
+        handoffs = []
+        for opp, (at, _tid, h_rep, _team, _seg) in sorted(state["h"].items()):
+            at_handoff = lead_score(state["t"], at, cfg)
+            handoffs.append(
+                {
+                    "opportunity_id": opp,
+                    "handoff_at": from_ms(at).isoformat(),
+                    "rep_id": h_rep,
+                    "score": at_handoff,
+                    "band": band(at_handoff, cfg.bands),
+                }
+            )
+        body = {
+            "schema_version": 1,
+            "kpi": "engagement",
+            "lead_id": lead,
+            "score": value,
+            "band": band(value, cfg.bands),
+            "score_at": from_ms(last).isoformat() if last is not None else None,
+            "half_life_days": cfg.half_life_days,
+            "touches": dict(sorted(channels.items())),
+            "machine_touches": dict(sorted(machine.items())),
+            "last_touch_at": from_ms(last).isoformat() if last is not None else None,
+            "owner_rep_id": rep,
+            "team_id": team,
+            "segment": self.segment(state),
+            "handoffs": handoffs,
+        }
+        return (ENGAGEMENT, lead.encode(), orjson.dumps(body))
+
+
+def _reach(ident: str, v: int, group: str, body: Mapping[str, Any]) -> Emit:
+    record = {"id": ident, "v": v, "group": group, **body}
+    return (REACH, group.encode(), orjson.dumps(record))

@@ -54,6 +54,12 @@ def isolated_env(bootstrap: str, **overrides: str) -> dict[str, str]:
         "ISALES_CRM_ATTRIBUTED_TOPIC": f"crm-attributed-{tag}",
         "ISALES_KPI_HANDOFFS_TOPIC": f"kpi-handoffs-{tag}",
         "ISALES_KPI_OUTCOMES_TOPIC": f"kpi-outcomes-{tag}",
+        "ISALES_WEB_TOPIC": f"web-{tag}",
+        "ISALES_TOUCHES_TOPIC": f"touches-{tag}",
+        "ISALES_REACH_TOPIC": f"reach-{tag}",
+        "ISALES_KPI_ENGAGEMENT_TOPIC": f"kpi-engagement-{tag}",
+        "ISALES_KPI_SEGMENTS_TOPIC": f"kpi-segments-{tag}",
+        "ISALES_ENGAGEMENT_REFRESH_SECONDS": "1",
         "ISALES_PARTITIONS": "4",
         "ISALES_SESSION_TIMEOUT_SECONDS": "6",
         "ISALES_GRACE_SECONDS": "120",
@@ -87,7 +93,15 @@ class WorkerProc:
         self.port = free_port()
         self.pipeline = pipeline
         port = str(self.port)
-        ports = ("METRICS", "EMAIL_METRICS", "CRM_ATTRIBUTION_METRICS", "CRM_METRICS")
+        ports = (
+            "METRICS",
+            "EMAIL_METRICS",
+            "CRM_ATTRIBUTION_METRICS",
+            "CRM_METRICS",
+            "WEB_METRICS",
+            "ENGAGEMENT_METRICS",
+            "REACH_METRICS",
+        )
         self.env = {**env, **{f"ISALES_{name}_PORT": port for name in ports}}
         if worker_id is not None:
             self.env["ISALES_WORKER_ID"] = worker_id

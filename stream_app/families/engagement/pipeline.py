@@ -72,7 +72,9 @@ def pipelines(s: Settings) -> list[PipelineSpec]:
             port=s.web_metrics_port,
             outputs={TOUCHES: touches, REACH: reach},
             family=WebFamily(),
-            dedupe_hours=s.dedupe_retention_hours,
+            # Marketing platforms export history late and in bulk: the lead's touches are
+            # kept as long as the engagement stage keeps them (the state is only the ids).
+            dedupe_hours=hours,
             collector=StateCollector.of,
         ),
         PipelineSpec(

@@ -55,6 +55,8 @@ class ReachFamily:
         """The newest version stands; equal versions are one state of the lead, so equal."""
         new = event.model_dump(mode="json", exclude_defaults=True)
         new["at"] = to_ms(event.occurred_at)
+        if event.score_at is not None:
+            new["score_at"] = to_ms(event.score_at)
         new["v"], new["kind"] = event.v, event.kind.value
         if state is None or _order(new) > _order(state):
             return new

@@ -32,6 +32,7 @@ ALERTS = {
     "IsalesConsumerLagGrowing",
     "IsalesDeadLetterSpike",
     "IsalesLateEventSpike",
+    "IsalesSegmentEngagesNotWinning",
 }
 # Volume and quality alerts stay quiet outside business hours (DOMAIN.md); a dead worker must not.
 GATED = {

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from schemas.common import from_ms
 from stream_app import kafka_local, registry
@@ -122,17 +122,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"produced {len(calls)} records to {settings.calls_topic}")
         return 0
     from stream_app.families.crm.demo import crm_follow_up
+    from stream_app.families.engagement.demo import web_follow_up
 
-    # Live calls, and the handoffs that some conversations become minutes later.
+    def follow_up(rng: Any, call: Any, team: str, ended_ms: int) -> list[Any]:
+        return [
+            *crm_follow_up(rng, call, team, ended_ms),
+            *web_follow_up(rng, call, team, ended_ms),
+        ]
+
+    # Live calls, the handoffs some conversations become minutes later, and the leads' visits
+    # to the website after a good conversation.
     stream = live_records(
         args.rate,
         args.seed,
         clock.now_ms(),
         settings.business_timezone,
         settings.max_payload_bytes,
-        follow_up=crm_follow_up,
+        follow_up=follow_up,
     )
-    topics = {None: settings.calls_topic, "crm": settings.crm_topic}
+    topics = {None: settings.calls_topic, "crm": settings.crm_topic, "web": settings.web_topic}
     sent = asyncio.run(demo.produce_live(options, topics, stream, args.duration, clock))
     print(f"produced {sent} records")
     return 0
@@ -175,6 +183,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     if "ISALES_TARGETS_FILE" not in os.environ and example_targets.exists():
         # The demo floor's pacing against the example targets (edit it while running).
         os.environ["ISALES_TARGETS_FILE"] = str(example_targets)
+    example_engagement = example_targets.parent / "engagement.yml"
+    if "ISALES_ENGAGEMENT_FILE" not in os.environ and example_engagement.exists():
+        os.environ["ISALES_ENGAGEMENT_FILE"] = str(example_engagement)
     settings = _settings()
     worker = subprocess.Popen([sys.executable, "-m", "stream_app", "worker"], env=os.environ.copy())
     pipelines = [
@@ -182,7 +193,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             [sys.executable, "-m", "stream_app", "worker", "--pipeline", name],
             env=os.environ.copy(),
         )
-        for name in ("email", "crm-attribution", "crm")
+        for name in ("email", "crm-attribution", "crm", "web", "engagement", "reach")
     ]
     url = f"http://{settings.metrics_host}:{settings.metrics_port}"
     email_url = f"http://{settings.metrics_host}:{settings.email_metrics_port}"
@@ -191,6 +202,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         f"Email metrics: {email_url}/metrics (a seeded A/B scenario of the last days)\n"
         f"CRM metrics: http://{settings.metrics_host}:{settings.crm_metrics_port}/metrics "
         "(handoffs and outcomes of the last weeks)\n"
+        f"Reach metrics: http://{settings.metrics_host}:{settings.reach_metrics_port}/metrics "
+        "(touchpoints, score at handoff, target fit; scores per lead on "
+        f"{settings.kpi_engagement_topic})\n"
         f"KPI topics: {settings.kpi_calls_topic}, {settings.kpi_pacing_topic}\n"
         f"Targets: {settings.targets_file or 'none'}   (Ctrl-C stops everything)",
         flush=True,

@@ -45,6 +45,8 @@ WINDOW_CACHE_MAX = 100_000
 """Cached window lookups (one per quarter hour, or per step, of event time) before the cache
 starts over: a year of quarter hours is 35,040."""
 
+_TOTALS_OWN = frozenset({"p", "g", "o", "c", "first", "last"})
+
 SEEN_CAP = 64
 """Event ids remembered per entity; merging is idempotent, so this only bounds memory."""
 
@@ -246,7 +248,10 @@ class Engine(Generic[E]):
                 # admission ranks groups by it, so the same state admits the same labels
                 # before and after a restart (records older than the field rank first).
                 first_ms = totals.get("first", 0) if totals else occurred
-                value = {"p": partition, "g": group, **labels, "o": offset, "c": counts}
+                # Labels a record leaves out (a team an e-mail credit does not name) keep
+                # their last value, as a window's do.
+                kept = {k: v for k, v in totals.items() if k not in _TOTALS_OWN} if totals else {}
+                value = {**kept, "p": partition, "g": group, **labels, "o": offset, "c": counts}
                 value["first"], value["last"] = first_ms, last_ms
                 writes.append((tkey, value))
         seen = [*(est["seen"] if est else []), fam.event_id(event)][-SEEN_CAP:]

@@ -39,6 +39,9 @@ WORKERS = {
     "worker": "calls",
     "worker-email": "email",
     "worker-crm-attribution": "crm-attribution",
+    "worker-web": "web",
+    "worker-engagement": "engagement",
+    "worker-reach": "reach",
     "worker-crm": "crm",
 }
 # Services that run once and exit 0: no healthcheck, no restart.
@@ -402,6 +405,9 @@ def test_prometheus_scrapes_every_worker_replica(
             "refresh_interval": "15s",
         },
         {"names": ["worker-crm"], "type": "A", "port": 9111, "refresh_interval": "15s"},
+        {"names": ["worker-web"], "type": "A", "port": 9112, "refresh_interval": "15s"},
+        {"names": ["worker-engagement"], "type": "A", "port": 9113, "refresh_interval": "15s"},
+        {"names": ["worker-reach"], "type": "A", "port": 9114, "refresh_interval": "15s"},
     ]
     assert "static_configs" not in job
     # One A-record lookup per worker service (every replica), on the port that pipeline serves.

@@ -254,9 +254,12 @@ def live_records(
         while next_call <= now_ms + 60_000:
             rep, team = rng.choice(people)
             n += 1
+            # Each rep works a book of leads: the same lead is called again (engagement).
+            lead = f"lead-{rep}-{rng.randint(1, 40)}"
             for event in call_events(
                 rng, f"live-{seed}-{n}-{next_call}", rep, team, next_call, rng.random() < 0.05, 0.3
             ):
+                event["lead_id"] = lead
                 at = event["occurred_at"]
                 at_ms = at if isinstance(at, int) else to_ms(datetime.fromisoformat(at))
                 roll = rng.random()

@@ -235,6 +235,16 @@ def past_only(records: list[Produced], now_ms: int) -> list[Produced]:
     return [r for r in records if r.kind == "malformed" or event_time_ms(r.value) <= now_ms]
 
 
+def _segment(lead: str | None, rng: random.Random) -> dict[str, str]:
+    """The lead's segment: the same for every handoff of a lead (the web demo agrees)."""
+    if lead is None:
+        return {"industry": rng.choice(("saas", "retail")), "size_band": "smb"}
+    from stream_app.families.engagement.demo import lead_segment
+
+    industry, size = lead_segment(lead).split(":")
+    return {"industry": industry, "size_band": size}
+
+
 def crm_follow_up(
     rng: random.Random, call: dict[str, Any], team: str, ended_ms: int
 ) -> list[tuple[int, Produced]]:
@@ -251,11 +261,11 @@ def crm_follow_up(
         "event_id": f"{opp}-handoff",
         "occurred_at": handoff_ms,
         "type": "handoff",
-        "lead_id": f"lead-{call['call_id']}",
+        "lead_id": call.get("lead_id") or f"lead-{call['call_id']}",
         "rep_id": call["rep_id"],
         "team_id": team,
         "field_rep_id": "ae-1",
-        "segment": {"industry": rng.choice(("saas", "retail")), "size_band": "smb"},
+        "segment": _segment(call.get("lead_id"), rng),
         "discovery": {
             name: {"status": rng.choices(statuses, (6, 1, 1, 2))[0]}
             for name in ("budget", "authority", "need", "timeline")

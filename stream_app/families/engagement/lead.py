@@ -14,7 +14,8 @@ that came late) is withdrawn where it was.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -83,8 +84,15 @@ class LeadFamily:
     metrics: tuple[MetricSpec, ...] = ()
     derived: tuple[DerivedSpec, ...] = ()
 
-    def __init__(self, config: EngagementConfig) -> None:
-        self.config = config
+    def __init__(self, config: EngagementConfig | Callable[[], EngagementConfig]) -> None:
+        # A loader: the file is read where the worker runs (the spec is also built elsewhere,
+        # by `topics` or a compose check, where the file's path may not exist).
+        self._config = config
+
+    @cached_property
+    def config(self) -> EngagementConfig:
+        cfg = self._config
+        return cfg if isinstance(cfg, EngagementConfig) else cfg()
 
     def partition_key(self, event: TouchRecord) -> str:
         return event.lead_id

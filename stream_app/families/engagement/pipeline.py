@@ -45,7 +45,6 @@ def config(s: Settings) -> EngagementConfig:
 
 
 def pipelines(s: Settings) -> list[PipelineSpec]:
-    cfg = config(s)
     hours = s.engagement_retention_hours
     touches = Output(s.touches_topic, compacted=False)
     reach = Output(s.reach_topic, compacted=False)
@@ -55,11 +54,17 @@ def pipelines(s: Settings) -> list[PipelineSpec]:
         # The extra and the collector of one worker share it (both are built from its ctx).
         key = id(ctx.engine)
         if key not in indexes:
-            indexes[key] = SegmentIndex(ctx, cfg, s.engagement_refresh_seconds)
+            indexes[key] = SegmentIndex(ctx, config(s), s.engagement_refresh_seconds)
         return indexes[key]
 
+    lead = LeadFamily(lambda: config(s))
+
+    def lead_collector(ctx: Context) -> Collector:
+        lead.config  # noqa: B018 - a bad engagement file stops the worker at start, not later
+        return StateCollector.of(ctx)
+
     def reach_collector(ctx: Context) -> Collector:
-        return ReachCollector.of(ctx, config=cfg, index=index(ctx))
+        return ReachCollector.of(ctx, config=config(s), index=index(ctx))
 
     def reach_extras(ctx: Context) -> list[Extra]:
         return [index(ctx)]
@@ -83,9 +88,9 @@ def pipelines(s: Settings) -> list[PipelineSpec]:
             source=s.touches_topic,
             port=s.engagement_metrics_port,
             outputs={ENGAGEMENT: Output(s.kpi_engagement_topic), REACH: reach},
-            family=LeadFamily(cfg),
+            family=lead,
             dedupe_hours=hours,
-            collector=StateCollector.of,
+            collector=lead_collector,
         ),
         PipelineSpec(
             name="reach",

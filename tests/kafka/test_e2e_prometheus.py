@@ -106,6 +106,42 @@ def todays_deals(now_ms: int, history: list[Produced]) -> list[Produced]:
     return out
 
 
+def todays_touches(now_ms: int, source: str) -> list[Produced]:
+    """A few leads touched in the last minutes: a delivery and an open each (e-mail), or a
+    visit each (web)."""
+    out = []
+    for n in range(6):
+        lead, rep, at = f"lead-e2e-{n}", f"rep-{n % 3 + 1:02d}", now_ms - 60_000 * (n + 1)
+        if source == "web":
+            body: dict[str, Any] = {
+                "event_id": f"e2e-web-{n}",
+                "occurred_at": at,
+                "type": "pricing_page_view",
+                "lead_id": lead,
+                "channel": "web",
+                "segment": "smb",
+                "owner_rep_id": rep,
+            }
+            out.append(Produced(lead.encode(), orjson.dumps(body), "event"))
+            continue
+        for kind, offset in (("delivered", 0), ("open", 30_000)):
+            body = {
+                "event_id": f"e2e-msg-{n}-{kind}",
+                "occurred_at": at + offset,
+                "type": kind,
+                "message_id": f"e2e-msg-{n}",
+                "campaign_id": "e2e",
+                "variant": "A",
+                "subject_id": "s1",
+                "segment": "smb",
+                "lead_id": lead,
+                "owner_rep_id": rep,
+                "sent_at": at,
+            }
+            out.append(Produced(b"e2e", orjson.dumps(body), "event"))
+    return out
+
+
 @dataclass
 class E2E:
     env: dict[str, str]
@@ -143,9 +179,14 @@ def e2e(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "e2e": (Arm("A", 0.2, 0.02, 600), Arm("B", 0.3, 0.04, 600))
     }
     emails = email_scenario(EmailScenarioConfig(campaigns=small, start_date=start, tz=tz))
+    # And touches of today, so the reach board's "today" panels have data: deliveries and
+    # human opens (e-mail), visits (web), of a few leads.
+    now_ms = int(now.timestamp() * 1000)
+    emails += todays_touches(now_ms, "email")
+    web = todays_touches(now_ms, "web")
+    asyncio.run(produce({"bootstrap_servers": kafka_bootstrap}, env["ISALES_WEB_TOPIC"], web))
     asyncio.run(produce({"bootstrap_servers": kafka_bootstrap}, env["ISALES_EMAIL_TOPIC"], emails))
     # And CRM: four weeks of handoffs and outcomes, cut at now.
-    now_ms = int(now.timestamp() * 1000)
     local_today = now.astimezone(ZoneInfo(tz)).date()
     crm_start = local_today - timedelta(days=local_today.weekday() + 28)
     crm_cfg = CrmScenarioConfig(handoffs=400, start_date=crm_start.isoformat(), tz=tz)
@@ -157,7 +198,10 @@ def e2e(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     email_worker = WorkerProc(env, work, "email-worker", "email").start()
     attribution = WorkerProc(env, work, "crm-attribution", "crm-attribution").start()
     crm_worker = WorkerProc(env, work, "crm-worker", "crm").start()
-    workers = [worker, email_worker, attribution, crm_worker]
+    web_worker = WorkerProc(env, work, "web-worker", "web").start()
+    engagement = WorkerProc(env, work, "engagement-worker", "engagement").start()
+    reach = WorkerProc(env, work, "reach-worker", "reach").start()
+    workers = [worker, email_worker, attribution, crm_worker, web_worker, engagement, reach]
     prom: PrometheusProc | None = None
     try:
         for w in workers:
@@ -189,6 +233,9 @@ def e2e(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "today's CRM events attributed",
         )
         wait_for(lambda: settled(crm_worker), 60, "today's CRM events counted", every=0.2)
+        wait_for(lambda: processed(web_worker.scrape()) == len(web), 60, "web events processed")
+        wait_for(lambda: settled(engagement), 60, "touches folded into leads", every=0.2)
+        wait_for(lambda: settled(reach), 60, "credits counted", every=0.2)
         before = float(prom.query(crm_up)[0]["value"][1])
         wait_for(lambda: scraped(int(before) + 2), 60, "Prometheus saw the new counts")
         today_start = bounds(int(time.time() * 1000), "1d", tz)[0]

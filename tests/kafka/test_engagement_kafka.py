@@ -184,9 +184,9 @@ def test_segment_counts_touchpoints_impressions_and_bands(run: Run) -> None:
     t, samples = run.truth, run.samples
     for segment in SEGMENTS:
         for status in ("targeted", "touched"):
-            got = metric_sum(samples, "isales_reach_segment_leads", segment=segment, status=status)
+            got = metric_sum(samples, "isales_reach_segment_leads", segment=segment, stage=status)
             assert got == t.segments[(segment, status)], (segment, status)
-        got = metric_sum(samples, "isales_reach_segment_leads", segment=segment, status="engaged")
+        got = metric_sum(samples, "isales_reach_segment_leads", segment=segment, stage="engaged")
         assert got == t.engaged(segment, run.now_ms)
         for name in ("handoffs", "accepted", "won"):
             got = metric_sum(samples, f"isales_reach_segment_{name}_total", segment=segment)

@@ -63,6 +63,17 @@ CRM_RATES = {
     f"isales_crm_window_{m}" for m in ("handoff_conversion", "win_rate", "discovery_completeness")
 }
 TTC = "isales_crm_handoff_to_close_seconds"
+REACH_HANDOFFS = ("", "_accepted", "_rejected", "_won", "_lost")
+REACH_SEGMENT_GAUGES = {
+    f"isales_reach_{m}"
+    for m in (
+        "segment_fit_index",
+        "segment_win_rate",
+        "segment_engaged_share",
+        "segment_engages_not_winning",
+        "median_score",
+    )
+}
 # Exposition names (counters with `_total`) and labels, as listed in the project's metric contract.
 # Recording-rule names (`level:metric:op`) are not here: dashboards read raw metrics.
 METRICS: dict[str, set[str]] = {
@@ -128,6 +139,17 @@ METRICS: dict[str, set[str]] = {
     "isales_crm_unattributed_won_amount": {"currency"},
     **{f"isales_crm_window_{m}": WINDOWED for m in CRM_COUNTED},
     **dict.fromkeys(CRM_RATES, WINDOWED),
+    # The reach worker (same job, port 9114).
+    "isales_reach_touchpoints_total": REP | {"channel", "kind"},
+    "isales_reach_window_touchpoints": WINDOWED | {"channel", "kind"},
+    **{f"isales_reach_handoffs{s}_total": REP | {"band"} for s in REACH_HANDOFFS},
+    "isales_reach_window_handoffs": WINDOWED | {"band"},
+    "isales_reach_segment_leads": {"segment", "stage"},
+    **{f"isales_reach_segment_{m}_total": {"segment"} for m in ("handoffs", "accepted", "won")},
+    "isales_reach_segment_touchpoints_total": {"segment", "channel"},
+    "isales_reach_ad_impressions_total": {"segment", "campaign"},
+    **{key: {"segment"} for key in REACH_SEGMENT_GAUGES},
+    "isales_reach_leads_by_band": {"segment", "band"},
 }
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LABEL_VALUES = {
@@ -138,6 +160,9 @@ LABEL_VALUES = {
     "dimension": {"variant", "segment", "send_weekday", "send_hour", "team"},
     "status": set(CRM_STATUSES),
     "outcome": {"won", "lost"},
+    "band": {"cold", "warming", "warm", "hot"},
+    "kind": {"outreach", "response", "machine"},
+    "stage": {"targeted", "touched", "engaged"},
 }
 # Same label name, different sets: pacing KPIs and the A/B test's KPIs.
 KPI_VALUES = {
@@ -152,6 +177,7 @@ DIMENSION_VALUES = {
 # Rates and means per rep: never aggregated (team rates are sum(numerator) / sum(denominator)).
 DERIVED = {"isales_calls_window_connect_rate", "isales_calls_window_avg_talk_seconds"}
 DERIVED |= {"isales_pacing_ratio"} | COHORT_RATES | CRM_RATES
+DERIVED |= REACH_SEGMENT_GAUGES - {"isales_reach_segment_engages_not_winning"}
 NOT_COUNTS = (
     DERIVED
     | AB_STATS
@@ -166,11 +192,17 @@ NOT_COUNTS = (
     }
 )
 GRAFANA_VARS = {"$team", "$campaign", "$__interval", "$__rate_interval", "$__range"}
-WINDOW_PREFIXES = ("isales_calls_window_", "isales_email_window_", "isales_crm_window_")
+WINDOW_PREFIXES = (
+    "isales_calls_window_",
+    "isales_email_window_",
+    "isales_crm_window_",
+    "isales_reach_window_",
+)
 TEAM_QUERIES = {
     "isales-team-overview": "label_values(isales_calls_window_dials, team)",
     "isales-handoffs": "label_values(isales_crm_window_handoffs, team)",
     "isales-outcomes": "label_values(isales_crm_window_handoffs, team)",
+    "isales-reach": "label_values(isales_reach_touchpoints_total, team)",
 }
 CRM_BOARDS = ("isales-handoffs", "isales-outcomes")
 
@@ -269,6 +301,7 @@ def test_dashboard_uids_and_titles_are_unique_and_fixed() -> None:
         "isales-handoffs",
         "isales-outcomes",
         "isales-pipeline-health",
+        "isales-reach",
         "isales-team-overview",
     ]
     assert len(set(titles)) == len(titles)

@@ -348,7 +348,7 @@ class ReachCollector(StateCollector):
             f"{p}_segment_leads",
             "Leads of the segment: targeted (seen on any source), touched (a response), engaged "
             "(band warm or hot now).",
-            labels=["segment", "status"],
+            labels=["segment", "stage"],
         )
         outcomes = {
             name: CounterMetricFamily(

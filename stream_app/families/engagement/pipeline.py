@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stream_app.families.engagement.board import boards
 from stream_app.families.engagement.config import EngagementConfig, load
 from stream_app.families.engagement.lead import ENGAGEMENT, LeadFamily
 from stream_app.families.engagement.metrics import SEGMENTS, ReachCollector, SegmentIndex
@@ -128,7 +129,3 @@ def augment(s: Settings, specs: list[PipelineSpec]) -> list[PipelineSpec]:
             )
         out.append(spec)
     return out
-
-
-def boards() -> list[dict[str, Any]]:
-    return []

@@ -165,7 +165,7 @@ def test_a_hundred_thousand_leads_leave_metrics_bounded_and_anonymous() -> None:
     every_lead = sum(
         v
         for s in series
-        if s.name == "isales_reach_segment_leads" and s.labels["status"] == "targeted"
+        if s.name == "isales_reach_segment_leads" and s.labels["stage"] == "targeted"
         for v in (s.value,)
     )
     assert every_lead == LEADS  # folded into `other`, never dropped

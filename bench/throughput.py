@@ -7,6 +7,7 @@ in the same invocation on the same records.
     .venv/bin/python -m bench.throughput --calls 20000 --repeat 3
     .venv/bin/python -m bench.throughput --pipeline email --repeat 3   # 20,000 messages
     .venv/bin/python -m bench.throughput --pipeline crm --repeat 3     # 2,200 handoffs, 2 stages
+    .venv/bin/python -m bench.throughput --pipeline engagement --calls 20000 --repeat 3  # touches, 2 stages
 
 Uses KAFKA_BOOTSTRAP_SERVERS if set, else starts the project's local broker in a temp folder.
 Machines here have 2 noisy cores: read the medians and the ratio, not single runs.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -33,13 +35,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from schemas.common import from_ms
 from stream_app.clock import SystemClock
 from stream_app.decode import Accepted, decode
-from stream_app.demo import produce
+from stream_app.demo import Produced, produce
 from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.families.calls.family import CallsFamily
 from stream_app.families.crm.attribution import AttributionFamily
 from stream_app.families.crm.demo import CrmScenarioConfig, crm_scenario
 from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
 from stream_app.families.email.family import EmailFamily
+from stream_app.families.engagement.config import EngagementConfig
+from stream_app.families.engagement.lead import LeadFamily
 from stream_app.kafka_local import LocalKafka
 from stream_app.settings import Settings
 from stream_app.topics import ensure_topics
@@ -176,6 +180,43 @@ def worker_rate(
     return (total - first[1]) / (now - first[0]), worker, first[0]
 
 
+TOUCH_KINDS = (
+    ("call_dial", "call"),
+    ("call_connect", "call"),
+    ("email_delivered", "email"),
+    ("email_open_human", "email"),
+    ("page_view", "web"),
+    ("pricing_page_view", "web"),
+)
+
+
+def touch_records(n: int, seed: int) -> list[Produced]:
+    """`n` touch records (the engagement stage's source) over n / 10 leads of 50 reps in the
+    last two weeks, 5% of them sent twice."""
+    rng = random.Random(seed)
+    now = SystemClock().now_ms()
+    out = []
+    for i in range(n):
+        lead = f"lead-{rng.randrange(max(n // 10, 1))}"
+        kind, channel = rng.choice(TOUCH_KINDS)
+        body = {
+            "event_id": f"t{seed}-{i}",
+            "touch_id": f"t{seed}-{i}",
+            "occurred_at": now - rng.randrange(14 * 86_400_000),
+            "lead_id": lead,
+            "type": kind,
+            "channel": channel,
+            "segment": rng.choice(("saas:smb", "retail:smb", "saas:ent")),
+            "rep_id": f"rep-{rng.randrange(50)}",
+            "team_id": f"team-{rng.randrange(5)}",
+        }
+        record = Produced(lead.encode(), orjson.dumps(body), "event")
+        out.append(record)
+        if rng.random() < 0.05:
+            out.append(Produced(record.key, record.value, "duplicate"))
+    return out
+
+
 def probe(
     pipeline: str, n: int, now_ms: int
 ) -> tuple[str, bytes, dict[str, Any], str, dict[str, str]]:
@@ -199,6 +240,25 @@ def probe(
             b"bench-latency",
             event,
             "isales_email_cohort_delivered",
+            labels,
+        )
+    if pipeline == "engagement":
+        lead = f"lead-lat-{n}"
+        event = {
+            "event_id": f"lat-{uuid.uuid4().hex}",
+            "touch_id": f"lat-{n}-{now_ms}",
+            "occurred_at": now_ms,
+            "lead_id": lead,
+            "type": "page_view",
+            "channel": "web",
+            "rep_id": "rep-latency",
+        }
+        labels = {"rep": "rep-latency"}
+        return (
+            "ISALES_TOUCHES_TOPIC",
+            lead.encode(),
+            event,
+            "isales_reach_touchpoints_total",
             labels,
         )
     if pipeline == "crm":
@@ -345,7 +405,9 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--latency-samples", type=int, default=20)
-    parser.add_argument("--pipeline", choices=["calls", "email", "crm"], default="calls")
+    parser.add_argument(
+        "--pipeline", choices=["calls", "email", "crm", "engagement"], default="calls"
+    )
     parser.add_argument(
         "--peers",
         action="store_true",
@@ -392,6 +454,9 @@ def main() -> int:
             elif args.pipeline == "crm":
                 records = crm_scenario(CrmScenarioConfig(seed=100 + run))
                 topic, family = s.crm_topic, AttributionFamily(s.crm_segment_by)
+            elif args.pipeline == "engagement":
+                records = touch_records(args.calls, seed=100 + run)
+                topic, family = s.touches_topic, LeadFamily(EngagementConfig())
             else:
                 records = scenario(ScenarioConfig(seed=100 + run, calls=args.calls, malformed=20))
                 topic, family = s.calls_topic, CallsFamily(30)
@@ -406,7 +471,17 @@ def main() -> int:
                 peers["quix_eps"] = quix_rate(bootstrap, topic, total, tmp)
                 peers["bytewax_eps"] = bytewax_rate(bootstrap, topic, total, tmp)
             stages = []
-            if args.pipeline == "crm":
+            if args.pipeline == "engagement":
+                # Both stages, as for CRM: touches in, until the reach stage has counted
+                # every credit the engagement stage sent.
+                reach = WorkerProc(env, tmp, f"bench-reach-{run}", "reach").start()
+                wait_for(reach.ready, 120, "reach stage ready")
+                _, worker, first_at = worker_rate(env, total, tmp, "engagement")
+                wait_for(partial(settled, reach, 0.5), 600, "reach stage settled", every=0.1)
+                rate = total / (time.perf_counter() - first_at - 0.5)
+                stages = [worker]
+                worker = reach
+            elif args.pipeline == "crm":
                 # Both stages run; the rate is source records over the time from the
                 # attribution stage's first counted record until the KPI stage has counted
                 # everything it was sent (start-up excluded, as for the other workers; it was

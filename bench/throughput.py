@@ -7,7 +7,8 @@ in the same invocation on the same records.
     .venv/bin/python -m bench.throughput --calls 20000 --repeat 3
     .venv/bin/python -m bench.throughput --pipeline email --repeat 3   # 20,000 messages
     .venv/bin/python -m bench.throughput --pipeline crm --repeat 3     # 2,200 handoffs, 2 stages
-    .venv/bin/python -m bench.throughput --pipeline engagement --calls 20000 --repeat 3  # touches, 2 stages
+    .venv/bin/python -m bench.throughput --pipeline engagement --calls 20000 --repeat 3
+    (touches through the engagement and reach stages)
 
 Uses KAFKA_BOOTSTRAP_SERVERS if set, else starts the project's local broker in a temp folder.
 Machines here have 2 noisy cores: read the medians and the ratio, not single runs.

@@ -18,9 +18,12 @@ from schemas.kpi import (
     EmailAbKpi,
     EmailActivityKpi,
     EmailCohortKpi,
+    EngagementKpi,
     KpiKey,
     PacingKey,
     PacingKpi,
+    ScoreCalibrationKpi,
+    SegmentKpi,
 )
 from schemas.telephony import CallEvent
 from schemas.touch import ReachRecord, TouchRecord
@@ -46,6 +49,9 @@ MODELS: dict[str, tuple[type[BaseModel], str]] = {
     "kpi_pacing_key.schema.json": (PacingKey, "serialization"),
     "touch_record.schema.json": (TouchRecord, "validation"),
     "reach_record.schema.json": (ReachRecord, "validation"),
+    "kpi_engagement.schema.json": (EngagementKpi, "serialization"),
+    "kpi_segments.schema.json": (SegmentKpi, "serialization"),
+    "kpi_score_calibration.schema.json": (ScoreCalibrationKpi, "serialization"),
 }
 
 

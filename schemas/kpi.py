@@ -271,3 +271,89 @@ class CrmAttributionKpi(BaseModel):
     status: Literal["attributed", "unattributed"]
     rep_id: str | None
     team_id: str | None
+
+
+Band = Literal["cold", "warming", "warm", "hot"]
+
+
+class EngagementHandoff(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    opportunity_id: str
+    handoff_at: datetime
+    rep_id: str | None
+    score: float = Field(description="The lead's score at the moment of handoff.")
+    band: Band
+
+
+class EngagementKpi(BaseModel):
+    """A lead's engagement (topic `kpi.engagement`, compacted, keyed by `lead_id`). The score is
+    as of `score_at`, the lead's newest touch; at a later time t it is
+    score x 2^(-(t - score_at) / half_life_days)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="EngagementKpi")
+
+    schema_version: Literal[1]
+    kpi: Literal["engagement"]
+    lead_id: str
+    score: float
+    band: Band
+    score_at: datetime | None
+    half_life_days: float
+    touches: dict[str, int] = Field(description="Touches per channel (outreach and response).")
+    machine_touches: dict[str, int]
+    last_touch_at: datetime | None
+    owner_rep_id: str | None
+    team_id: str | None
+    segment: str
+    handoffs: list[EngagementHandoff]
+
+
+class SegmentKpi(BaseModel):
+    """A segment's reach and target fit (topic `kpi.segments`, key `{"kpi":"segments",
+    "segment":...}`), as of `evaluated_at` (engaged and bands are *now*)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="SegmentKpi")
+
+    schema_version: Literal[1]
+    kpi: Literal["segments"]
+    segment: str
+    targeted: int
+    touched: int
+    engaged: int
+    handoffs: int
+    accepted: int
+    won: int
+    engaged_share: float | None
+    win_rate: float | None
+    target_share: float | None
+    win_share: float | None
+    fit_index: float | None
+    engages_not_winning: bool
+    leads_by_band: dict[Band, int]
+    median_score: float | None
+    touches: dict[str, int]
+    evaluated_at: datetime
+
+
+class CalibrationRow(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    band: Band
+    handoffs: int
+    accepted: int
+    won: int
+    acceptance_rate: float | None
+    win_rate: float | None
+
+
+class ScoreCalibrationKpi(BaseModel):
+    """Per band at handoff over every rep (topic `kpi.segments`, key `{"kpi":
+    "score_calibration"}`): if the score means anything, the win rate rises with the band."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="ScoreCalibrationKpi")
+
+    schema_version: Literal[1]
+    kpi: Literal["score_calibration"]
+    bands: list[CalibrationRow]
+    evaluated_at: datetime

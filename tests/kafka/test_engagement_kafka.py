@@ -1,8 +1,8 @@
 """Relationship, reach and target fit through a real broker and six workers (calls, e-mail,
 CRM attribution, web, engagement, reach): a seeded scenario across the four sources, shuffled,
-with duplicates and malformed records, and SIGKILLs of the web, engagement and reach stages
-mid-stream, checked against the README-derived truth in `tests/truth/engagement.py` on
-/metrics, kpi.engagement, kpi.segments and the dead-letter topic."""
+with duplicates and malformed records, and a SIGKILL of every stage mid-stream, checked against
+the README-derived truth in `tests/truth/engagement.py` on /metrics, kpi.engagement, kpi.segments
+and the dead-letter topic."""
 
 from __future__ import annotations
 
@@ -130,8 +130,11 @@ def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     try:
         for w in workers.values():
             wait_for(w.ready, 120, f"{w.pipeline} ready")
-        # SIGKILL each downstream stage once while records flow through it.
-        for n, name in enumerate(("web", "engagement", "reach")):
+        # SIGKILL every stage once while records flow through it: the tapped sources, the web
+        # stage, then the engagement and reach stages.
+        for n, name in enumerate(
+            ("calls", "email", "crm-attribution", "web", "engagement", "reach")
+        ):
             wait_for(_at_least(workers[name], 50), 300, f"{name} under way", 0.05)
             workers[name].kill()
             workers[name] = WorkerProc(env, logs, f"{name}-{n + 1}", name).start()
@@ -254,3 +257,15 @@ def test_no_lead_or_opportunity_id_in_any_label(run: Run) -> None:
             for _, value in labels:
                 assert not value.startswith(("lead-", "opp-", "msg-", "call-")), (name, value)
     promtool_check_metrics(run.text)
+
+
+def test_records_match_their_json_schema_models(run: Run) -> None:
+    from schemas.kpi import EngagementKpi, ScoreCalibrationKpi, SegmentKpi
+
+    for value in run.engagement.values():
+        EngagementKpi.model_validate(value)
+    kinds = {v["kpi"] for v in run.segments.values()}
+    assert kinds == {"segments", "score_calibration"}
+    for value in run.segments.values():
+        model = SegmentKpi if value["kpi"] == "segments" else ScoreCalibrationKpi
+        model.model_validate(value)

@@ -1,0 +1,143 @@
+"""Twilio status callbacks (field names and values from Twilio's Voice status-callback and
+answering-machine-detection docs; payloads written here) -> canonical call events, by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from schemas.telephony import CallEvent
+from stream_app.adapters import Canonical, Rejected
+from stream_app.adapters.twilio import adapt
+
+QUERY = {"rep_id": "rep-a", "team_id": "team-x", "lead_id": "lead-7", "started_at": "1796000000000"}
+STAMP = "Mon, 30 Nov 2026 00:53:40 +0000"  # 1796000020000 ms
+STAMP_MS = 1_796_000_020_000
+
+
+def form(status: str, **over: str) -> bytes:
+    base = {
+        "AccountSid": "ACxxxxxxxx",
+        "CallSid": "CA1",
+        "CallStatus": status,
+        "Direction": "outbound-api",
+        "From": "+15550000000",
+        "To": "+15551111111",
+        "Timestamp": STAMP,
+        "CallbackSource": "call-progress-events",
+        "SequenceNumber": "2",
+    }
+    return urlencode(base | over).encode()
+
+
+BASE = {
+    "call_id": "twilio:CA1",
+    "rep_id": "rep-a",
+    "team_id": "team-x",
+    "lead_id": "lead-7",
+    "direction": "outbound",
+    "started_at": 1_796_000_000_000,
+    "occurred_at": STAMP_MS,
+}
+
+
+def one(body: bytes, query: dict[str, str] | None = None) -> dict[str, Any]:
+    (mapped,) = adapt(body, QUERY if query is None else query)
+    assert isinstance(mapped, Canonical), mapped
+    assert mapped.role == "calls" and mapped.key == b"rep-a"
+    CallEvent.model_validate(mapped.event)
+    return mapped.event
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (form("initiated"), {"status": "initiated"}),
+        (form("ringing"), {"status": "ringing"}),
+        (
+            form("in-progress", AnsweredBy="human"),
+            {"status": "answered", "answered_by": "human", "answered_at": STAMP_MS},
+        ),
+        (
+            form("completed", AnsweredBy="machine_end_beep", CallDuration="31"),
+            {
+                "status": "completed",
+                "answered_by": "machine",
+                "ended_at": STAMP_MS,
+                "talk_seconds": 31.0,
+            },
+        ),
+        (
+            form("completed", AnsweredBy="fax", CallDuration="4"),
+            {
+                "status": "completed",
+                "answered_by": "machine",
+                "ended_at": STAMP_MS,
+                "talk_seconds": 4.0,
+            },
+        ),
+        (
+            form("completed", CallDuration="0"),
+            {"status": "completed", "ended_at": STAMP_MS},
+        ),
+        (form("no-answer"), {"status": "no_answer", "ended_at": STAMP_MS}),
+        (form("busy"), {"status": "busy", "ended_at": STAMP_MS}),
+        (
+            form(
+                "completed",
+                Direction="outbound-dial",
+                ParentCallSid="CA0",
+                CallDuration="95",
+                AnsweredBy="human",
+            ),
+            {
+                "status": "completed",
+                "answered_by": "human",
+                "ended_at": STAMP_MS,
+                "talk_seconds": 95.0,
+            },
+        ),
+    ],
+)
+def test_each_status(body: bytes, expected: dict[str, Any]) -> None:
+    status = dict(x.split("=") for x in body.decode().split("&"))["CallStatus"]
+    assert one(body) == BASE | {"event_id": f"twilio:CA1:{status}"} | expected
+
+
+def test_an_inbound_call_and_the_reps_softphone_leg() -> None:
+    inbound = one(form("ringing", Direction="inbound"))
+    assert inbound["direction"] == "inbound"
+    # A rep dialling from the browser: the parent leg comes in from client:<identity>.
+    assert adapt(form("in-progress", Direction="inbound", From="client:rep-a"), QUERY) == []
+
+
+def test_started_at_from_the_initiated_callback_when_the_url_has_none() -> None:
+    query = {k: v for k, v in QUERY.items() if k != "started_at"}
+    assert one(form("initiated"), query)["started_at"] == STAMP_MS
+    (rejected,) = adapt(form("ringing"), query)
+    assert isinstance(rejected, Rejected) and "started_at" in rejected.reason
+
+
+def test_a_retry_is_the_same_event() -> None:
+    first = one(form("completed", CallDuration="40", SequenceNumber="3"))
+    again = one(form("completed", CallDuration="40", SequenceNumber="3"))
+    assert first["event_id"] == again["event_id"] == "twilio:CA1:completed"
+    assert one(form("ringing"))["event_id"] != first["event_id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "query", "reason_class"),
+    [
+        (b"\xff\xfe", QUERY, "invalid_payload"),
+        (form("ringing", CallSid=""), QUERY, "missing_field"),
+        (form("answered"), QUERY, "unknown_enum"),
+        (form("ringing", Direction="sideways"), QUERY, "unknown_enum"),
+        (form("ringing", Timestamp="yesterday"), QUERY, "invalid_timestamp"),
+        (form("ringing"), {"team_id": "team-x", "started_at": "1"}, "missing_field"),
+    ],
+)
+def test_bad_callbacks_are_rejected(body: bytes, query: dict[str, str], reason_class: str) -> None:
+    (mapped,) = adapt(body, query)
+    assert isinstance(mapped, Rejected) and mapped.reason_class == reason_class

@@ -23,6 +23,13 @@ _REASON_CLASS = {
     "timestamp_out_of_range": "invalid_value",
     "missing_bounce_type": "missing_field",
     "crm_missing": "missing_field",
+    # The vendor adapters' reasons (stream_app.adapters), onto the same bounded classes.
+    "missing_field": "missing_field",
+    "unknown_enum": "unknown_enum",
+    "unknown_type": "unknown_enum",
+    "invalid_json": "invalid_json",
+    "invalid_payload": "wrong_type",
+    "invalid_timestamp": "invalid_value",
 }
 _TYPE_ERRORS = (
     "_type",

@@ -12,6 +12,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode
 
 from schemas.common import DEFAULT_TIMESTAMP_YEARS, time_range_ms
+from stream_app.adapters.settings import VendorSettings
 from stream_app.config import CONFIG, split_list
 from stream_app.families.calls.settings import CallsSettings
 from stream_app.families.crm.settings import CrmSettings
@@ -228,7 +229,9 @@ class SpineSettings(BaseSettings):
         return int(self.grace_seconds * 1000)
 
 
-class Settings(CallsSettings, EmailSettings, CrmSettings, EngagementSettings, SpineSettings):
+class Settings(
+    CallsSettings, EmailSettings, CrmSettings, EngagementSettings, VendorSettings, SpineSettings
+):
     """The service's one settings object: the spine's and every family's. Adding a family's
     settings mixin here registers its pipelines (see `stream_app.registry`)."""
 

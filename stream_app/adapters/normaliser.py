@@ -1,0 +1,117 @@
+"""The normaliser stage: raw vendor webhooks (`vendor.<name>`) to canonical events on the
+calls, e-mail and CRM topics, keyed as those pipelines require, with the vendor's own event
+time and retry-stable ids. It counts nothing; like every stage, it keeps its source offsets in
+its state, so a SIGKILL re-sends at worst (same event ids), never loses.
+
+A payload that maps to nothing but rejections is refused at decode: the DLQ gets the original
+record with its source topic, partition, offset and the adapter's reason, and the DLQ counter
+counts it. A batch (SendGrid) with some bad events sends the good ones on and each bad one to
+the DLQ as a JSON record with the vendor, the request id, the reason and the event itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from pydantic import PrivateAttr, model_validator
+from pydantic_core import PydanticCustomError
+
+from schemas.common import to_ms
+from schemas.vendor import VendorEnvelope
+from stream_app.adapters import Canonical, Mapped, Rejected, aircall, sendgrid, twilio
+from stream_app.family import DerivedSpec, Emit, Facts, MetricSpec, State
+
+REJECTED = "rejected"  # emit role: the DLQ topic
+
+
+def adapt(envelope: VendorEnvelope) -> list[Mapped]:
+    body = envelope.body.encode()
+    if envelope.vendor == "twilio":
+        return twilio.adapt(body, dict(parse_qsl(envelope.query)))
+    if envelope.vendor == "aircall":
+        return aircall.adapt(body)
+    return sendgrid.adapt(body)
+
+
+class Envelope(VendorEnvelope):
+    """The envelope, adapted while it is decoded: a payload with nothing but rejections is a
+    decode error (DLQ, counted), with the adapter's reason."""
+
+    _mapped: list[Mapped] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _adapt(self) -> Envelope:
+        mapped = adapt(self)
+        if mapped and all(isinstance(m, Rejected) for m in mapped):
+            first = mapped[0]
+            assert isinstance(first, Rejected)
+            # The adapter's class (missing_field, invalid_timestamp, ...) and its reason.
+            context = {"vendor": self.vendor, "reason": first.reason}
+            raise PydanticCustomError(first.reason_class, "{vendor}: {reason}", context)
+        self._mapped = mapped
+        return self
+
+    @property
+    def mapped(self) -> list[Mapped]:
+        return self._mapped
+
+
+class NormaliserFamily:
+    name: str = "vendor"
+    key_field: str = "any (the gateway's choice)"
+    model: type[Envelope] = Envelope
+    metrics: tuple[MetricSpec, ...] = ()
+    derived: tuple[DerivedSpec, ...] = ()
+
+    def partition_key(self, event: Envelope) -> str:
+        return event.request_id
+
+    def group(self, event: Envelope) -> str:
+        return event.vendor
+
+    def event_id(self, event: Envelope) -> str:
+        return event.request_id
+
+    def entity(self, event: Envelope) -> str:
+        # The vendor as one entity keeps only the spine's recent request ids: the canonical
+        # events' own ids are what deduplicates a vendor's retries, downstream.
+        return event.vendor
+
+    def occurred_ms(self, event: Envelope) -> int:
+        return to_ms(event.received_at)
+
+    def entity_time(self, event: Envelope) -> int:
+        return to_ms(event.received_at)
+
+    def check_time(self, event: Envelope) -> list[int]:
+        return [to_ms(event.received_at)]
+
+    def merge(self, state: State | None, event: Envelope) -> State:
+        return {}
+
+    def facts(self, state: State) -> Facts:
+        return {}
+
+    def labels(self, state: State) -> Mapping[str, str]:
+        return {}
+
+    def windowed(self, fact: str) -> bool:
+        return False
+
+    def emit(self, old: State | None, new: State, event: Envelope) -> list[Emit]:
+        out: list[Emit] = []
+        for m in event.mapped:
+            if isinstance(m, Canonical):
+                out.append((m.role, m.key, orjson.dumps(m.event)))
+            else:
+                body: dict[str, Any] = {
+                    "vendor": event.vendor,
+                    "request_id": event.request_id,
+                    "reason_class": m.reason_class,
+                    "reason": m.reason,
+                }
+                out.append((REJECTED, event.vendor.encode(), orjson.dumps(body)))
+        return out

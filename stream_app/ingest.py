@@ -52,7 +52,8 @@ def decide(
         value,
         key,
         engine.family,
-        max_bytes=s.max_payload_bytes,
+        # A family may take larger records than events (a vendor's batch of 1,000 events).
+        max_bytes=getattr(engine.family, "max_payload_bytes", None) or s.max_payload_bytes,
         now_ms=now_ms,
         max_future_ms=int(s.max_future_skew_seconds * 1000),
         time_range_ms=s.time_range_ms,

@@ -60,6 +60,8 @@ class Envelope(VendorEnvelope):
 
 
 class NormaliserFamily:
+    max_payload_bytes: int = 1_000_000
+    """A SendGrid batch of 1,000 events is ~300 KB; Kafka's default record limit is ~1 MB."""
     name: str = "vendor"
     key_field: str = "any (the gateway's choice)"
     model: type[Envelope] = Envelope
@@ -70,15 +72,17 @@ class NormaliserFamily:
         return event.request_id
 
     def group(self, event: Envelope) -> str:
-        return event.vendor
+        # Every key an event touches must live on its own partition (the spine's rule): the
+        # request, which is also the message key.
+        return event.request_id
 
     def event_id(self, event: Envelope) -> str:
         return event.request_id
 
     def entity(self, event: Envelope) -> str:
-        # The vendor as one entity keeps only the spine's recent request ids: the canonical
+        # One small entity per request, swept after ISALES_VENDOR_DEDUPE_HOURS: the canonical
         # events' own ids are what deduplicates a vendor's retries, downstream.
-        return event.vendor
+        return event.request_id
 
     def occurred_ms(self, event: Envelope) -> int:
         return to_ms(event.received_at)

@@ -60,6 +60,9 @@ def isolated_env(bootstrap: str, **overrides: str) -> dict[str, str]:
         "ISALES_KPI_ENGAGEMENT_TOPIC": f"kpi-engagement-{tag}",
         "ISALES_KPI_SEGMENTS_TOPIC": f"kpi-segments-{tag}",
         "ISALES_ENGAGEMENT_REFRESH_SECONDS": "1",
+        "ISALES_VENDOR_TWILIO_TOPIC": f"vendor-twilio-{tag}",
+        "ISALES_VENDOR_AIRCALL_TOPIC": f"vendor-aircall-{tag}",
+        "ISALES_VENDOR_SENDGRID_TOPIC": f"vendor-sendgrid-{tag}",
         "ISALES_PARTITIONS": "4",
         "ISALES_SESSION_TIMEOUT_SECONDS": "6",
         "ISALES_GRACE_SECONDS": "120",
@@ -101,6 +104,9 @@ class WorkerProc:
             "WEB_METRICS",
             "ENGAGEMENT_METRICS",
             "REACH_METRICS",
+            "VENDOR_TWILIO_METRICS",
+            "VENDOR_AIRCALL_METRICS",
+            "VENDOR_SENDGRID_METRICS",
         )
         self.env = {**env, **{f"ISALES_{name}_PORT": port for name in ports}}
         if worker_id is not None:

@@ -67,6 +67,17 @@ def cmd_topics(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gateway(_: argparse.Namespace) -> int:
+    """The vendors' webhooks to their vendor topics (README, "Vendor events in")."""
+    from stream_app.gateway.app import run
+    from stream_app.topics import ensure_topics
+
+    settings = _settings()
+    asyncio.run(ensure_topics(settings))
+    run(settings)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from stream_app import demo
     from stream_app.clock import SystemClock
@@ -269,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     sub.add_parser("topics", help="create the service's topics if missing")
+    sub.add_parser(
+        "gateway", help="receive Twilio, Aircall and SendGrid webhooks into their vendor topics"
+    )
 
     demo = sub.add_parser("demo", help="produce demo call (or email) traffic")
     demo.add_argument("--rate", type=float, default=20.0, help="events per second (live mode)")
@@ -331,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         "worker": cmd_worker,
         "kafka": cmd_kafka,
         "topics": cmd_topics,
+        "gateway": cmd_gateway,
         "demo": cmd_demo,
         "schemas": cmd_schemas,
         "replay": cmd_replay,

@@ -89,7 +89,9 @@ class Family(Protocol[E]):
         ...
 
     def group(self, event: E) -> str:
-        """The entity owner KPIs are kept for (a rep)."""
+        """The entity owner KPIs are kept for (a rep). A function of the partition key: every
+        key an event touches (`e/<group>/...`, `t/<group>`, windows) must live on the event's
+        own partition, or a write from another partition passes for an applied offset."""
         ...
 
     def event_id(self, event: E) -> str:

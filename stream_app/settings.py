@@ -18,6 +18,7 @@ from stream_app.families.calls.settings import CallsSettings
 from stream_app.families.crm.settings import CrmSettings
 from stream_app.families.email.settings import EmailSettings
 from stream_app.families.engagement.settings import EngagementSettings
+from stream_app.gateway.settings import GatewaySettings
 from stream_app.windows import WindowSpec, parse_window_spec, parse_windows
 
 
@@ -230,7 +231,13 @@ class SpineSettings(BaseSettings):
 
 
 class Settings(
-    CallsSettings, EmailSettings, CrmSettings, EngagementSettings, VendorSettings, SpineSettings
+    CallsSettings,
+    EmailSettings,
+    CrmSettings,
+    EngagementSettings,
+    VendorSettings,
+    GatewaySettings,
+    SpineSettings,
 ):
     """The service's one settings object: the spine's and every family's. Adding a family's
     settings mixin here registers its pipelines (see `stream_app.registry`)."""

@@ -1,0 +1,188 @@
+"""The webhook receiver: verify the vendor's signature, write the request to its vendor topic,
+and answer 200 only once Kafka has acknowledged the record (idempotent producer, acks=all); 5xx
+when Kafka does not answer in time, so the vendor retries. Nothing answered 200 is lost;
+something answered 5xx may be on the topic and come again: the ids deduplicate it downstream."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
+
+import orjson
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from stream_app.clock import Clock, SystemClock
+from stream_app.gateway import signatures
+from stream_app.kafka_config import aiokafka_options
+
+if TYPE_CHECKING:
+    from stream_app.settings import Settings
+
+log = logging.getLogger(__name__)
+VENDORS = ("twilio", "aircall", "sendgrid")
+SENDGRID_SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
+SENDGRID_TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
+
+
+class Gateway:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.s = settings
+        self.clock = clock or SystemClock()
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "isales_gateway_requests",
+            "Webhook requests by vendor and HTTP status answered.",
+            ["vendor", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "isales_gateway_request_seconds",
+            "From the request read to the answer (Kafka's acknowledgement included).",
+            ["vendor"],
+            registry=self.registry,
+        )
+        self.failures = Counter(
+            "isales_gateway_produce_failures",
+            "Requests Kafka did not acknowledge in time (answered 503; the vendor retries).",
+            ["vendor"],
+            registry=self.registry,
+        )
+        self.producer: AIOKafkaProducer | None = None
+        self.topics = {
+            "twilio": settings.vendor_twilio_topic,
+            "aircall": settings.vendor_aircall_topic,
+            "sendgrid": settings.vendor_sendgrid_topic,
+        }
+
+    # ---- verification ---------------------------------------------------------------------
+
+    def _verifier(self, vendor: str) -> Callable[[web.Request, bytes], bool | None] | None:
+        """None: the vendor is not configured. The check returns None when the request has no
+        signature at all (401), False when it has a wrong one (403)."""
+        s = self.s
+        if vendor == "twilio" and s.twilio_auth_token is not None:
+            token = s.twilio_auth_token.get_secret_value()
+
+            def check_twilio(request: web.Request, body: bytes) -> bool | None:
+                given = request.headers.get("X-Twilio-Signature")
+                if not given:
+                    return None
+                base = s.gateway_public_url or f"http://{s.gateway_host}:{s.gateway_port}"
+                params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+                return signatures.twilio(token, base + request.path_qs, params, given)
+
+            return check_twilio
+        if vendor == "sendgrid" and s.sendgrid_verification_key is not None:
+            key = s.sendgrid_verification_key.get_secret_value()
+
+            def check_sendgrid(request: web.Request, body: bytes) -> bool | None:
+                given = request.headers.get(SENDGRID_SIGNATURE)
+                stamp = request.headers.get(SENDGRID_TIMESTAMP)
+                if not given or not stamp:
+                    return None
+                return signatures.sendgrid(key, given, stamp, body)
+
+            return check_sendgrid
+        if vendor == "aircall" and s.aircall_webhook_token is not None:
+            aircall_token = s.aircall_webhook_token.get_secret_value()
+
+            def check_aircall(request: web.Request, body: bytes) -> bool | None:
+                if b'"token"' not in body:
+                    return None
+                return signatures.aircall(aircall_token, body)
+
+            return check_aircall
+        return None
+
+    # ---- requests -------------------------------------------------------------------------
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        vendor = request.match_info["vendor"]
+        started = time.perf_counter()
+        status = await self._handle(vendor, request)
+        label = vendor if vendor in VENDORS else "unknown"
+        self.requests.labels(label, str(status)).inc()
+        self.latency.labels(label).observe(time.perf_counter() - started)
+        return web.Response(status=status)
+
+    async def _handle(self, vendor: str, request: web.Request) -> int:
+        check = self._verifier(vendor) if vendor in VENDORS else None
+        if check is None:
+            return 404
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return 413
+        verdict = check(request, body)
+        if verdict is None:
+            return 401
+        if not verdict:
+            return 403
+        request_id = uuid.uuid4().hex
+        envelope = {
+            "request_id": request_id,
+            "vendor": vendor,
+            "received_at": self.clock.now_ms(),
+            "query": request.query_string,
+            "body": body.decode("utf-8", "replace"),
+        }
+        assert self.producer is not None
+        try:
+            await asyncio.wait_for(
+                self.producer.send_and_wait(
+                    self.topics[vendor], orjson.dumps(envelope), key=request_id.encode()
+                ),
+                timeout=self.s.gateway_produce_timeout_seconds,
+            )
+        except (KafkaError, TimeoutError) as exc:
+            self.failures.labels(vendor).inc()
+            log.warning(
+                "%s webhook not acknowledged by Kafka (%s): answered 503",
+                vendor,
+                type(exc).__name__,
+            )
+            return 503
+        return 200
+
+    async def metrics(self, _: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(self.registry), content_type="text/plain")
+
+    async def healthz(self, _: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, app: web.Application) -> None:
+        self.producer = AIOKafkaProducer(
+            **aiokafka_options(self.s),
+            acks="all",
+            enable_idempotence=True,
+            request_timeout_ms=int(self.s.gateway_produce_timeout_seconds * 1000),
+        )
+        await self.producer.start()
+
+    async def stop(self, app: web.Application) -> None:
+        if self.producer is not None:
+            await self.producer.stop()
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=self.s.gateway_max_body_bytes)
+        app.router.add_post("/webhooks/{vendor}", self.webhook)
+        app.router.add_get("/metrics", self.metrics)
+        app.router.add_get("/healthz", self.healthz)
+        app.on_startup.append(self.start)
+        app.on_cleanup.append(self.stop)
+        return app
+
+
+def run(settings: Settings) -> None:
+    gateway = Gateway(settings)
+    web.run_app(gateway.app(), host=settings.gateway_host, port=settings.gateway_port, print=None)

@@ -201,11 +201,14 @@ def test_segment_counts_touchpoints_impressions_and_bands(run: Run) -> None:
     got_touches = {
         (dict(k)["segment"], dict(k)["channel"]): v
         for k, v in samples["isales_reach_segment_touchpoints_total"].items()
+        # A lead counted in `unknown` until its CRM segment came leaves a 0 there: withdrawn.
+        if v
     }
     assert got_touches == dict(t.segment_touches)
     got_imp = {
         (dict(k)["segment"], dict(k)["campaign"]): v
         for k, v in samples["isales_reach_ad_impressions_total"].items()
+        if v
     }
     assert got_imp == dict(t.impressions)
 

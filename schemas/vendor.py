@@ -1,6 +1,7 @@
 """Raw vendor webhooks on their vendor topics (`vendor.twilio`, `vendor.aircall`,
-`vendor.sendgrid`), as the gateway writes them: the body exactly as received, the callback
-URL's query, and when it arrived. The normaliser stage turns them into canonical events."""
+`vendor.sendgrid`, `vendor.hubspot`), as the gateway writes them: the body exactly as received,
+the callback URL's query, and when it arrived. The normaliser stage turns them into canonical
+events."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from schemas.common import EventId, Timestamp
 
-Vendor = Literal["twilio", "aircall", "sendgrid"]
+Vendor = Literal["twilio", "aircall", "sendgrid", "hubspot"]
 
 
 class VendorEnvelope(BaseModel):

@@ -281,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("topics", help="create the service's topics if missing")
     sub.add_parser(
-        "gateway", help="receive Twilio, Aircall and SendGrid webhooks into their vendor topics"
+        "gateway",
+        help="receive Twilio, Aircall, SendGrid and HubSpot webhooks into their vendor topics",
     )
 
     demo = sub.add_parser("demo", help="produce demo call (or email) traffic")

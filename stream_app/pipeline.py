@@ -34,6 +34,9 @@ class Output:
 
     topic: str
     compacted: bool = True
+    shared: bool = False
+    """A canonical source topic other producers write too (the normalisers' outputs): created
+    with the broker's defaults, like any source, never with an internal topic's retention."""
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,10 @@ def topic_specs(s: Settings) -> list[NewTopic]:
     configs: dict[str, dict[str, str]] = {}
     for spec in registry.pipelines(s):
         for output in spec.outputs.values():
-            configs[output.topic] = kpi_config if output.compacted else internal
+            if output.shared:
+                configs.setdefault(output.topic, {})
+            else:
+                configs[output.topic] = kpi_config if output.compacted else internal
     for spec in registry.pipelines(s):
         configs.setdefault(spec.source, {})
     configs[s.dlq_topic] = configs[s.late_topic] = side

@@ -21,7 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from schemas.common import to_ms
 from schemas.vendor import VendorEnvelope
-from stream_app.adapters import Canonical, Mapped, Rejected, aircall, sendgrid, twilio
+from stream_app.adapters import Canonical, Mapped, Rejected, aircall, hubspot, sendgrid, twilio
 from stream_app.family import DerivedSpec, Emit, Facts, MetricSpec, State
 
 REJECTED = "rejected"  # emit role: the DLQ topic
@@ -33,6 +33,8 @@ def adapt(envelope: VendorEnvelope) -> list[Mapped]:
         return twilio.adapt(body, dict(parse_qsl(envelope.query)))
     if envelope.vendor == "aircall":
         return aircall.adapt(body)
+    if envelope.vendor == "hubspot":
+        return hubspot.adapt(body)
     return sendgrid.adapt(body)
 
 

@@ -27,9 +27,11 @@ if TYPE_CHECKING:
     from stream_app.settings import Settings
 
 log = logging.getLogger(__name__)
-VENDORS = ("twilio", "aircall", "sendgrid")
+VENDORS = ("twilio", "aircall", "sendgrid", "hubspot")
 SENDGRID_SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
 SENDGRID_TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
+HUBSPOT_SIGNATURE = "X-HubSpot-Signature-v3"
+HUBSPOT_TIMESTAMP = "X-HubSpot-Request-Timestamp"
 
 
 class Gateway:
@@ -60,6 +62,7 @@ class Gateway:
             "twilio": settings.vendor_twilio_topic,
             "aircall": settings.vendor_aircall_topic,
             "sendgrid": settings.vendor_sendgrid_topic,
+            "hubspot": settings.vendor_hubspot_topic,
         }
 
     # ---- verification ---------------------------------------------------------------------
@@ -68,6 +71,7 @@ class Gateway:
         """None: the vendor is not configured. The check returns None when the request has no
         signature at all (401), False when it has a wrong one (403)."""
         s = self.s
+        base = s.gateway_public_url or f"http://{s.gateway_host}:{s.gateway_port}"
         if vendor == "twilio" and s.twilio_auth_token is not None:
             token = s.twilio_auth_token.get_secret_value()
 
@@ -75,7 +79,6 @@ class Gateway:
                 given = request.headers.get("X-Twilio-Signature")
                 if not given:
                     return None
-                base = s.gateway_public_url or f"http://{s.gateway_host}:{s.gateway_port}"
                 params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
                 return signatures.twilio(token, base + request.path_qs, params, given)
 
@@ -100,6 +103,27 @@ class Gateway:
                 return signatures.aircall(aircall_token, body)
 
             return check_aircall
+        if vendor == "hubspot" and s.hubspot_client_secret is not None:
+            secret = s.hubspot_client_secret.get_secret_value()
+            tolerance_ms = int(s.hubspot_signature_tolerance_seconds * 1000)
+
+            def check_hubspot(request: web.Request, body: bytes) -> bool | None:
+                given = request.headers.get(HUBSPOT_SIGNATURE)
+                stamp = request.headers.get(HUBSPOT_TIMESTAMP)
+                if not given or not stamp:
+                    return None
+                return signatures.hubspot_v3(
+                    secret,
+                    request.method,
+                    base + request.path_qs,
+                    body,
+                    stamp,
+                    given,
+                    self.clock.now_ms(),
+                    tolerance_ms,
+                )
+
+            return check_hubspot
         return None
 
     # ---- requests -------------------------------------------------------------------------

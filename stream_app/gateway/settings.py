@@ -28,3 +28,9 @@ class GatewaySettings(BaseSettings):
         default=None, description="SendGrid's signed-webhook public key (base64 DER)."
     )
     aircall_webhook_token: SecretStr | None = None
+    hubspot_client_secret: SecretStr | None = Field(
+        default=None, description="The HubSpot app's client secret (signature v3)."
+    )
+    hubspot_signature_tolerance_seconds: float = Field(
+        default=300.0, gt=0, description="HubSpot's documented limit on a request's age."
+    )

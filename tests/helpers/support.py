@@ -63,6 +63,8 @@ def isolated_env(bootstrap: str, **overrides: str) -> dict[str, str]:
         "ISALES_VENDOR_TWILIO_TOPIC": f"vendor-twilio-{tag}",
         "ISALES_VENDOR_AIRCALL_TOPIC": f"vendor-aircall-{tag}",
         "ISALES_VENDOR_SENDGRID_TOPIC": f"vendor-sendgrid-{tag}",
+        "ISALES_VENDOR_HUBSPOT_TOPIC": f"vendor-hubspot-{tag}",
+        "ISALES_VENDOR_HUBSPOT_OBJECTS_TOPIC": f"vendor-hubspot-objects-{tag}",
         "ISALES_PARTITIONS": "4",
         "ISALES_SESSION_TIMEOUT_SECONDS": "6",
         "ISALES_GRACE_SECONDS": "120",
@@ -107,6 +109,8 @@ class WorkerProc:
             "VENDOR_TWILIO_METRICS",
             "VENDOR_AIRCALL_METRICS",
             "VENDOR_SENDGRID_METRICS",
+            "VENDOR_HUBSPOT_METRICS",
+            "HUBSPOT_OBJECTS_METRICS",
         )
         self.env = {**env, **{f"ISALES_{name}_PORT": port for name in ports}}
         if worker_id is not None:

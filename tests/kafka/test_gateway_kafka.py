@@ -1,6 +1,6 @@
 """`stream-app gateway` against a real broker: a signed request is answered 200 only once its
 envelope is on the vendor topic, exactly as sent; a missing signature is 401, a wrong one 403,
-an unconfigured vendor 404, an oversized body 413, and none of those is on any topic. Then the
+an unknown vendor 404, an oversized body 413, and none of those is on any topic. Then the
 normaliser turns what the gateway wrote into call events."""
 
 from __future__ import annotations
@@ -8,25 +8,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import subprocess
-import sys
-import urllib.error
-import urllib.request
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
 import orjson
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from stream_app.kafka_local import free_port
 from tests.helpers.checks import progress
+from tests.helpers.gateway import AIRCALL_TOKEN as AIRCALL
+from tests.helpers.gateway import HUBSPOT_SECRET, Gateway, running_gateway
+from tests.helpers.gateway import TWILIO_TOKEN as TOKEN
 from tests.helpers.scenarios import settings_for
 from tests.helpers.support import (
-    ROOT,
     WorkerProc,
     isolated_env,
     metric_sum,
@@ -36,71 +33,14 @@ from tests.helpers.support import (
 )
 
 pytestmark = pytest.mark.kafka
-TOKEN = "twilio-auth-token"  # noqa: S105 - a test secret
-AIRCALL = "aircall-token"
-
-
-@dataclass
-class Gateway:
-    url: str
-    env: dict[str, str]
-    private: ec.EllipticCurvePrivateKey
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
-        url = self.url + path
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
 
 
 @pytest.fixture(scope="module")
 def gateway(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    private = ec.generate_private_key(ec.SECP256R1())
-    public = base64.b64encode(
-        private.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    ).decode()
-    port = free_port()
-    env = isolated_env(
-        kafka_bootstrap,
-        ISALES_GATEWAY_PORT=str(port),
-        ISALES_TWILIO_AUTH_TOKEN=TOKEN,
-        ISALES_SENDGRID_VERIFICATION_KEY=public,
-        ISALES_AIRCALL_WEBHOOK_TOKEN=AIRCALL,
-        ISALES_GATEWAY_MAX_BODY_BYTES="200000",
-    )
-    log_path = tmp_path_factory.mktemp("gateway") / "gateway.log"
-    log = log_path.open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "stream_app", "gateway"],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    gw = Gateway(f"http://127.0.0.1:{port}", env, private, proc, log_path)
-
-    def up() -> bool:
-        try:
-            with urllib.request.urlopen(gw.url + "/healthz", timeout=2):  # noqa: S310
-                return True
-        except OSError:
-            assert proc.poll() is None, "gateway exited"
-            return False
-
-    try:
-        wait_for(up, 90, "gateway listening")
+    env = isolated_env(kafka_bootstrap)
+    log_dir = tmp_path_factory.mktemp("gateway")
+    with running_gateway(env, log_dir, ISALES_GATEWAY_MAX_BODY_BYTES="200000") as gw:
         yield gw
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
 
 
 def twilio_request(gw: Gateway, sid: str, status: str, sign: str | None) -> int:
@@ -140,7 +80,22 @@ def test_signed_requests_land_on_their_topic_and_bad_ones_nowhere(gateway: Gatew
     call = {"resource": "call", "event": "call.created", "token": AIRCALL, "data": {"id": 1}}
     assert gw.post("/webhooks/aircall", orjson.dumps(call), {}) == 200
     assert gw.post("/webhooks/aircall", orjson.dumps(call | {"token": "nope"}), {}) == 403
-    assert gw.post("/webhooks/hubspot", b"[]", {}) == 404
+    hubspot = orjson.dumps([{"subscriptionType": "deal.creation", "objectId": 1}])
+    assert (
+        gw.post("/webhooks/hubspot", hubspot, gw.hubspot_headers("/webhooks/hubspot", hubspot))
+        == 200
+    )
+    stale = gw.hubspot_headers("/webhooks/hubspot", hubspot)
+    old = str(int(time.time() * 1000) - 301_000)  # past HubSpot's 5 minutes, signed correctly
+    data = b"POST" + (gw.url + "/webhooks/hubspot").encode() + hubspot + old.encode()
+    digest = hmac.new(HUBSPOT_SECRET.encode(), data, hashlib.sha256).digest()
+    stale |= {
+        "X-HubSpot-Request-Timestamp": old,
+        "X-HubSpot-Signature-v3": base64.b64encode(digest).decode(),
+    }
+    assert gw.post("/webhooks/hubspot", hubspot, stale) == 403
+    assert gw.post("/webhooks/hubspot", hubspot, {}) == 401
+    assert gw.post("/webhooks/salesforce", b"{}", {}) == 404
     assert gw.post("/webhooks/sendgrid", b"x" * 300_000, good_headers) == 413
 
     s = settings_for(gw.env)
@@ -153,8 +108,7 @@ def test_signed_requests_land_on_their_topic_and_bad_ones_nowhere(gateway: Gatew
     aircall = read_topic(bootstrap, s.vendor_aircall_topic)
     assert len(aircall) == 1
 
-    with urllib.request.urlopen(gw.url + "/metrics", timeout=5) as response:  # noqa: S310
-        samples = parse_metrics(response.read().decode())
+    samples = parse_metrics(gw.metrics())
     counted = {
         ("twilio", "200"): 2,
         ("twilio", "401"): 1,
@@ -164,12 +118,18 @@ def test_signed_requests_land_on_their_topic_and_bad_ones_nowhere(gateway: Gatew
         ("sendgrid", "413"): 1,
         ("aircall", "200"): 1,
         ("aircall", "403"): 1,
+        ("hubspot", "200"): 1,
+        ("hubspot", "401"): 1,
+        ("hubspot", "403"): 1,
+        ("unknown", "404"): 1,
     }
     for (vendor, status), n in counted.items():
         got = metric_sum(samples, "isales_gateway_requests_total", vendor=vendor, status=status)
         assert got == n, (vendor, status)
     log = gw.log.read_text()
-    assert TOKEN not in log and AIRCALL not in log  # secrets are never logged
+    assert len(read_topic(bootstrap, s.vendor_hubspot_topic)) == 1
+    for secret in (TOKEN, AIRCALL, HUBSPOT_SECRET):
+        assert secret not in log  # secrets are never logged
 
 
 def test_what_the_gateway_wrote_becomes_call_events(gateway: Gateway, tmp_path: Path) -> None:

@@ -1,15 +1,15 @@
-"""Vendor webhooks through a real broker: envelopes on vendor.twilio, vendor.aircall and
-vendor.sendgrid (retried, reordered, a SendGrid batch of 1,000 events, some bad callbacks), the
-three normaliser workers, then the calls and e-mail workers. The KPIs equal a truth counted
-from the scripted facts (README, "Call KPIs" and "Email KPIs"), and every bad callback is on
-the DLQ. (The signed gateway in front of this is not built yet: issue 14.)"""
+"""A scripted day of vendor webhooks through the signed gateway and a real broker: Twilio and
+Aircall call callbacks, SendGrid batches (one of 1,000 events) and HubSpot deal and contact
+changes, retried and reordered, with forged requests among them; then the four normalisers, the
+HubSpot object stage and the calls, e-mail and both CRM workers. The KPIs equal a truth counted
+from the scripted facts (README, "Call KPIs", "Email KPIs", "CRM KPIs" and "HubSpot"), every
+forged request is refused and nothing of it is on any topic, and every unmappable payload is on
+the DLQ."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,19 +21,28 @@ from urllib.parse import urlencode
 import orjson
 import pytest
 
-from stream_app.demo import Produced, produce
-from stream_app.topics import ensure_topics
 from tests.helpers.checks import progress, settled
+from tests.helpers.gateway import AIRCALL_TOKEN, Gateway, running_gateway
 from tests.helpers.scenarios import settings_for
 from tests.helpers.support import (
     Samples,
     WorkerProc,
     isolated_env,
     metric_sum,
+    read_topic,
     wait_for,
 )
 
 pytestmark = pytest.mark.kafka
+VENDORS = ("twilio", "aircall", "sendgrid", "hubspot")
+FORGED = "FORGED"  # in every forged request's body: must be on no topic
+SDRS = {"52550153": "hs-sdr-0", "52550154": "hs-sdr-1"}  # HubSpot owner ids -> reps
+AE = "61114422"
+OWNERS = {
+    **{owner: {"rep": rep, "team": "hs-team"} for owner, rep in SDRS.items()},
+    AE: {"rep": "hs-ae", "team": "field"},
+}
+PORTAL = 62515
 
 
 def rfc2822(ms: int) -> str:
@@ -41,31 +50,33 @@ def rfc2822(ms: int) -> str:
 
 
 @dataclass
+class Request:
+    vendor: str
+    path: str
+    body: bytes
+    forged: str | None = None  # None: signed as the vendor signs; "missing" or "wrong"
+
+
+@dataclass
 class Script:
-    records: dict[str, list[Produced]] = field(
-        default_factory=lambda: {"twilio": [], "aircall": [], "sendgrid": []}
-    )
+    requests: list[Request] = field(default_factory=list)
+    later: list[Request] = field(default_factory=list)
+    """HubSpot's association changes, posted once the rest is in (see `hubspot`)."""
     dials: Counter[str] = field(default_factory=Counter)
     connects: Counter[str] = field(default_factory=Counter)
     machines: Counter[str] = field(default_factory=Counter)
     talk: Counter[str] = field(default_factory=Counter)
     delivered: Counter[str] = field(default_factory=Counter)  # variant -> messages
     human_opened: Counter[str] = field(default_factory=Counter)
+    crm: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rep, kpi) -> count
+    won_amount: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rep, cur) -> cents
+    discovery: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     bad: int = 0
 
     def send(self, vendor: str, body: str, query: str = "", copies: int = 1) -> None:
+        path = f"/webhooks/{vendor}" + (f"?{query}" if query else "")
         for _ in range(copies):  # a vendor's retry is a new request with the same body
-            rid = uuid.uuid4().hex
-            value = orjson.dumps(
-                {
-                    "request_id": rid,
-                    "vendor": vendor,
-                    "received_at": int(time.time() * 1000),
-                    "query": query,
-                    "body": body,
-                }
-            )
-            self.records[vendor].append(Produced(rid.encode(), value, "event"))
+            self.requests.append(Request(vendor, path, body.encode()))
 
 
 def script(seed: int) -> Script:
@@ -135,6 +146,7 @@ def script(seed: int) -> Script:
             ("call.tagged", {"tags": [{"name": "connected" if human else "voicemail"}]}),
         ):
             body = {"resource": "call", "event": event, "timestamp": s + 80, "data": data | extra}
+            body["token"] = AIRCALL_TOKEN
             sc.send("aircall", orjson.dumps(body).decode(), copies=rng.choice([1, 2]))
         sc.dials[rep] += 1
         if human:
@@ -142,7 +154,12 @@ def script(seed: int) -> Script:
             sc.talk[rep] += 60
         else:
             sc.machines[rep] += 1
-    sc.send("aircall", '{"resource": "call", "event": "call.created", "data": {"id": 1}}')
+    sc.send(
+        "aircall",
+        orjson.dumps(
+            {"resource": "call", "event": "call.created", "token": AIRCALL_TOKEN, "data": {"id": 1}}
+        ).decode(),
+    )
     sc.bad += 1
     # SendGrid: 400 messages of campaign "sg" (variants A and B), delivered, opened by a person
     # or a privacy proxy, some clicked; batched, one batch of 1,000 events, batches retried.
@@ -183,9 +200,146 @@ def script(seed: int) -> Script:
     cut = [events[:1000]] + [events[i : i + 97] for i in range(1000, len(events), 97)]
     for batch in cut:
         sc.send("sendgrid", orjson.dumps(batch).decode(), copies=rng.choice([1, 1, 2]))
-    for vendor in sc.records:
-        rng.shuffle(sc.records[vendor])
+    hubspot(sc, rng, now)
+    forge(sc)
+    rng.shuffle(sc.requests)
+    rng.shuffle(sc.later)
     return sc
+
+
+def hubspot(sc: Script, rng: random.Random, now: int) -> None:
+    """12 deals, each created by one of two SDRs (owner, first stage, discovery answers),
+    reassigned to an AE two minutes later; a third accepted and open, a third lost, a third
+    won (amounts set before or after the win, one repriced after it). Their contacts are
+    created and assigned. Events are batched across deals, batches shuffled and retried; the
+    deal-to-contact associations, which complete each handoff, come last (HubSpot sends them
+    on their own subscription). One request of nothing but a bad amount: the DLQ."""
+    events: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+
+    def hs(kind: str, object_id: int, at: int, **extra: Any) -> dict[str, Any]:
+        return {
+            "eventId": rng.randrange(1, 10**9),
+            "subscriptionId": 1,
+            "portalId": PORTAL,
+            "appId": 7,
+            "occurredAt": at,
+            "subscriptionType": kind,
+            "attemptNumber": 0,
+            "objectId": object_id,
+            **extra,
+        }
+
+    def prop(deal: int, name: str, value: str, at: int) -> None:
+        events.append(hs("deal.propertyChange", deal, at, propertyName=name, propertyValue=value))
+
+    for n in range(12):
+        deal, contact = 981 + n, 5000 + n
+        owner = list(SDRS)[n % 2]
+        rep = SDRS[owner]
+        t0 = now - 5 * 3_600_000 + n * 600_000
+        events.append(hs("contact.creation", contact, t0 - 3_600_000))
+        events.append(
+            hs(
+                "contact.propertyChange",
+                contact,
+                t0 - 3_500_000,
+                propertyName="hubspot_owner_id",
+                propertyValue=owner,
+            )
+        )
+        events.append(hs("deal.creation", deal, t0))
+        prop(deal, "hubspot_owner_id", owner, t0)
+        prop(deal, "dealstage", "appointmentscheduled", t0)
+        prop(deal, "isales_budget", "50k", t0 - 60_000)
+        prop(deal, "isales_need", "unknown", t0 - 60_000)
+        if n % 2:
+            prop(deal, "isales_authority", "declined", t0 - 60_000)
+        prop(deal, "isales_timeline", "Q3", t0 + 300_000)  # after the handoff: not counted
+        prop(deal, "hubspot_owner_id", AE, t0 + 120_000)
+        sc.crm[(rep, "handoffs")] += 1
+        sc.discovery[(rep, "budget", "answered")] += 1
+        sc.discovery[(rep, "need", "asked_unknown")] += 1
+        sc.discovery[(rep, "authority", "asked_declined" if n % 2 else "not_asked")] += 1
+        sc.discovery[(rep, "timeline", "not_asked")] += 1
+        if n % 3 != 1:
+            prop(deal, "dealstage", "qualifiedtobuy", t0 + 600_000)
+            sc.crm[(rep, "accepted")] += 1
+        if n % 3 == 0:
+            cents = 100_050 + n * 100  # 1000.50 + n
+            currency = "EUR" if n % 2 else "USD"  # USD: the portal's (no deal_currency_code)
+            if currency == "EUR":
+                prop(deal, "deal_currency_code", "EUR", t0)
+            prop(deal, "amount", f"{cents // 100}.{cents % 100:02d}", t0 + 1_800_000)
+            if n == 3:
+                prop(deal, "amount", "5000", t0 + 3_000_000)  # repriced after the win
+                cents = 500_000
+            prop(deal, "dealstage", "closedwon", t0 + 2_400_000)
+            sc.crm[(rep, "won")] += 1
+            sc.won_amount[(rep, currency)] += cents
+        elif n % 3 == 1:
+            prop(deal, "dealstage", "closedlost", t0 + 2_400_000)
+            sc.crm[(rep, "lost")] += 1
+        links.append(
+            hs(
+                "deal.associationChange",
+                deal,
+                t0 + 1_000,
+                associationType="DEAL_TO_CONTACT",
+                fromObjectId=deal,
+                toObjectId=contact,
+                associationRemoved=False,
+            )
+        )
+    rng.shuffle(events)
+    cuts = sorted(rng.sample(range(1, len(events)), 14))
+    for a, b in zip([0, *cuts], [*cuts, len(events)], strict=True):
+        sc.send("hubspot", orjson.dumps(events[a:b]).decode(), copies=rng.choice([1, 1, 2]))
+    for link in links:
+        for _ in range(rng.choice([1, 2])):
+            sc.later.append(Request("hubspot", "/webhooks/hubspot", orjson.dumps([link])))
+    bad = {**hs("deal.propertyChange", 999, now), "propertyName": "amount"}
+    sc.send("hubspot", orjson.dumps([bad | {"propertyValue": "twelve"}]).decode())
+    sc.bad += 1
+
+
+def forge(sc: Script) -> None:
+    """Per vendor, a request without its signature and one with a wrong one: both valid
+    payloads that would count if they were let in."""
+    query = urlencode({"rep_id": "tw-rep-0", "team_id": "tw-team", "started_at": "1796000000000"})
+    form = urlencode(
+        {
+            "CallSid": f"CA{FORGED}",
+            "CallStatus": "initiated",
+            "Direction": "outbound-api",
+            "Timestamp": rfc2822(int(time.time() * 1000)),
+        }
+    )
+    call = {"id": 1, "direction": "outbound", "started_at": int(time.time()), "tags": []}
+    aircall = {"resource": "call", "event": "call.created", "data": call, "note": FORGED}
+    sendgrid = [{"event": "delivered", "sg_event_id": FORGED, "sg_message_id": FORGED}]
+    hubspot = [{"subscriptionType": "contact.creation", "objectId": 1, "note": FORGED}]
+    bodies = {
+        "twilio": (f"/webhooks/twilio?{query}", form.encode()),
+        "aircall": ("/webhooks/aircall", orjson.dumps(aircall | {"token": "guess"})),
+        "sendgrid": ("/webhooks/sendgrid", orjson.dumps(sendgrid)),
+        "hubspot": ("/webhooks/hubspot", orjson.dumps(hubspot)),
+    }
+    for vendor, (path, body) in bodies.items():
+        sc.requests.append(Request(vendor, path, body, forged="wrong"))
+        missing = orjson.dumps(aircall) if vendor == "aircall" else body  # no token at all
+        sc.requests.append(Request(vendor, path, missing, forged="missing"))
+
+
+def post(gw: Gateway, request: Request) -> int:
+    headers = gw.signed(request.vendor, request.path, request.body)
+    if request.forged == "missing":
+        headers = {"Content-Type": headers["Content-Type"]}
+    elif request.forged == "wrong" and request.vendor != "aircall":  # Aircall's: a wrong token
+        # Signed as the vendor would, over another body.
+        other = gw.signed(request.vendor, request.path, request.body + b" ")
+        headers = {k: other[k] for k in headers}
+    return gw.post(request.path, request.body, headers)
 
 
 @dataclass
@@ -193,41 +347,81 @@ class Run:
     script: Script
     calls: Samples
     email: Samples
+    crm: Samples
     dead: int
+    answers: Counter[tuple[str, str | None, int]]
+    topics: dict[str, list[bytes]]
 
 
 @pytest.fixture(scope="module")
 def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     logs = tmp_path_factory.mktemp("vendors")
-    env = isolated_env(kafka_bootstrap, ISALES_EMAIL_CAMPAIGN_IDLE_HOURS="720")
-    s = settings_for(env)
-    asyncio.run(ensure_topics(s))
+    env = isolated_env(
+        kafka_bootstrap,
+        ISALES_EMAIL_CAMPAIGN_IDLE_HOURS="720",
+        ISALES_HUBSPOT_OWNERS=orjson.dumps(OWNERS).decode(),
+    )
+    s = settings_for({k: v for k, v in env.items() if k != "ISALES_HUBSPOT_OWNERS"})  # JSON
     sc = script(7)
-    topics = {
-        "twilio": s.vendor_twilio_topic,
-        "aircall": s.vendor_aircall_topic,
-        "sendgrid": s.vendor_sendgrid_topic,
-    }
-    for vendor, records in sc.records.items():
-        asyncio.run(produce({"bootstrap_servers": kafka_bootstrap}, topics[vendor], records))
-    names = ("normalise-twilio", "normalise-aircall", "normalise-sendgrid", "calls", "email")
-    workers = {n: WorkerProc(env, logs, n, n).start() for n in names}
-    try:
-        for w in workers.values():
-            wait_for(w.ready, 120, f"{w.pipeline} ready")
-        for vendor in topics:
-            w, total = workers[f"normalise-{vendor}"], len(sc.records[vendor])
-            wait_for(lambda w=w, t=total: progress(w) == t, 300, f"{vendor} normalised")  # type: ignore[misc]
-        for name in ("calls", "email"):
-            wait_for(lambda w=workers[name]: settled(w), 300, f"{name} settled", every=0.2)  # type: ignore[misc]
-        dead = sum(
-            int(metric_sum(workers[f"normalise-{v}"].scrape(), "isales_dead_letter_events_total"))
-            for v in topics
-        )
-        yield Run(sc, workers["calls"].scrape(), workers["email"].scrape(), dead)
-    finally:
-        for w in workers.values():
-            w.stop()
+    with running_gateway(env, logs) as gw:
+        normalisers = tuple(f"normalise-{v}" for v in VENDORS)
+        stages = ("hubspot-objects", "crm-attribution", "crm", "calls", "email")
+        workers = {n: WorkerProc(gw.env, logs, n, n).start() for n in (*normalisers, *stages)}
+        try:
+            for w in workers.values():
+                wait_for(w.ready, 180, f"{w.pipeline} ready")
+            answers: Counter[tuple[str, str | None, int]] = Counter()
+            for request in sc.requests:
+                answers[(request.vendor, request.forged, post(gw, request))] += 1
+
+            def normalised(vendor: str) -> bool:
+                # Every envelope the gateway took so far, handled by its normaliser.
+                return progress(workers[f"normalise-{vendor}"]) == answers[(vendor, None, 200)]
+
+            wait_for(lambda: normalised("hubspot"), 300, "hubspot normalised")
+            wait_for(lambda: settled(workers["hubspot-objects"]), 300, "deals settled")
+            for request in sc.later:
+                answers[(request.vendor, request.forged, post(gw, request))] += 1
+            for vendor in VENDORS:
+                wait_for(lambda v=vendor: normalised(v), 300, f"{vendor} normalised")  # type: ignore[misc]
+            for name in stages:
+                wait_for(lambda w=workers[name]: settled(w), 300, f"{name} settled", every=0.2)  # type: ignore[misc]
+            dead = sum(
+                int(metric_sum(workers[n].scrape(), "isales_dead_letter_events_total"))
+                for n in normalisers
+            )
+            names = [
+                *(getattr(s, f"vendor_{v}_topic") for v in VENDORS),
+                s.vendor_hubspot_objects_topic,
+                s.calls_topic,
+                s.email_topic,
+                s.crm_topic,
+            ]
+            topics = {t: [r.value or b"" for r in read_topic(kafka_bootstrap, t)] for t in names}
+            yield Run(
+                sc,
+                workers["calls"].scrape(),
+                workers["email"].scrape(),
+                workers["crm"].scrape(),
+                dead,
+                answers,
+                topics,
+            )
+        finally:
+            for w in workers.values():
+                w.stop()
+
+
+def test_every_signed_request_is_taken_and_every_forged_one_refused(run: Run) -> None:
+    sc, answers = run.script, run.answers
+    signed = Counter(r.vendor for r in [*sc.requests, *sc.later] if r.forged is None)
+    for vendor in VENDORS:
+        assert answers[(vendor, None, 200)] == signed[vendor], vendor
+        assert answers[(vendor, "missing", 401)] == 1, vendor
+        assert answers[(vendor, "wrong", 403)] == 1, vendor
+    assert sum(answers.values()) == len(sc.requests) + len(sc.later)
+    for topic, values in run.topics.items():
+        assert not any(FORGED.encode() in v for v in values), topic
 
 
 def test_call_kpis_equal_the_scripted_calls(run: Run) -> None:
@@ -259,5 +453,25 @@ def test_email_kpis_equal_the_scripted_messages(run: Run) -> None:
         assert cohort("human_opens") == sc.human_opened[variant]
 
 
-def test_bad_callbacks_are_dead_lettered(run: Run) -> None:
+def test_crm_kpis_equal_the_scripted_deals(run: Run) -> None:
+    sc = run.script
+    for rep in SDRS.values():
+        for kpi in ("handoffs", "accepted", "won", "lost"):
+            got = metric_sum(run.crm, f"isales_crm_{kpi}_total", rep=rep)
+            assert got == sc.crm[(rep, kpi)], (rep, kpi)
+        for cur in ("EUR", "USD"):
+            got = metric_sum(run.crm, "isales_crm_won_amount_total", rep=rep, currency=cur)
+            assert abs(got - sc.won_amount[(rep, cur)] / 100) < 1e-6, (rep, cur)
+        for fld in ("budget", "authority", "need", "timeline"):
+            for status in ("answered", "asked_declined", "asked_unknown", "not_asked"):
+                got = metric_sum(
+                    run.crm, "isales_crm_discovery_fields_total", rep=rep, field=fld, status=status
+                )
+                assert got == sc.discovery[(rep, fld, status)], (rep, fld, status)
+    # The AE who owns the deals later is credited with nothing; no owner id is a label.
+    assert metric_sum(run.crm, "isales_crm_handoffs_total", rep="hs-ae") == 0
+    assert metric_sum(run.crm, "isales_crm_unattributed_outcomes") == 0
+
+
+def test_bad_payloads_are_dead_lettered(run: Run) -> None:
     assert run.dead == run.script.bad

@@ -6,6 +6,7 @@ something answered 5xx may be on the topic and come again: the ids deduplicate i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -16,7 +17,13 @@ from urllib.parse import parse_qsl
 import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from stream_app.clock import Clock, SystemClock
@@ -27,6 +34,10 @@ if TYPE_CHECKING:
     from stream_app.settings import Settings
 
 log = logging.getLogger(__name__)
+WEDGED = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerFenced)
+"""Errors after which aiokafka's idempotent producer never sends again (aio-libs/aiokafka#1017:
+after a broker outage its sequence numbers stay out of step with the broker's, and unlike the
+Java client it does not bump its epoch): the producer is replaced, with a new producer id."""
 VENDORS = ("twilio", "aircall", "sendgrid", "hubspot")
 SENDGRID_SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
 SENDGRID_TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -57,7 +68,13 @@ class Gateway:
             ["vendor"],
             registry=self.registry,
         )
+        self.replaced = Counter(
+            "isales_gateway_producer_replacements",
+            "Times the Kafka producer was replaced after an error it does not recover from.",
+            registry=self.registry,
+        )
         self.producer: AIOKafkaProducer | None = None
+        self._replacing = asyncio.Lock()
         self.topics = {
             "twilio": settings.vendor_twilio_topic,
             "aircall": settings.vendor_aircall_topic,
@@ -158,15 +175,18 @@ class Gateway:
             "query": request.query_string,
             "body": body.decode("utf-8", "replace"),
         }
-        assert self.producer is not None
+        producer = self.producer
+        assert producer is not None
         try:
             await asyncio.wait_for(
-                self.producer.send_and_wait(
+                producer.send_and_wait(
                     self.topics[vendor], orjson.dumps(envelope), key=request_id.encode()
                 ),
                 timeout=self.s.gateway_produce_timeout_seconds,
             )
         except (KafkaError, TimeoutError) as exc:
+            if isinstance(exc, WEDGED):
+                await self._replace(producer)
             self.failures.labels(vendor).inc()
             log.warning(
                 "%s webhook not acknowledged by Kafka (%s): answered 503",
@@ -184,13 +204,36 @@ class Gateway:
 
     # ---- lifecycle ------------------------------------------------------------------------
 
-    async def start(self, app: web.Application) -> None:
-        self.producer = AIOKafkaProducer(
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
             **aiokafka_options(self.s),
             acks="all",
             enable_idempotence=True,
             request_timeout_ms=int(self.s.gateway_produce_timeout_seconds * 1000),
         )
+
+    async def _replace(self, broken: AIOKafkaProducer) -> None:
+        """A new producer in place of a wedged one. Whatever the old one still holds belongs to
+        requests answered 503, which the vendors retry: dropping it loses nothing answered 200."""
+        old = broken  # kept apart: the identity check below narrows `broken` for mypy
+        async with self._replacing:
+            if self.producer is not broken:
+                return  # another request replaced it already
+            fresh = self._new_producer()
+            try:
+                await asyncio.wait_for(fresh.start(), self.s.gateway_produce_timeout_seconds)
+            except (KafkaError, TimeoutError) as exc:
+                log.warning("producer replacement failed (%s): retried on the next error", exc)
+                await fresh.stop()
+                return
+            self.producer = fresh
+            self.replaced.inc()
+            log.warning("Kafka producer replaced after an unrecoverable send error")
+        with contextlib.suppress(KafkaError, TimeoutError):
+            await asyncio.wait_for(old.stop(), self.s.gateway_produce_timeout_seconds)
+
+    async def start(self, app: web.Application) -> None:
+        self.producer = self._new_producer()
         await self.producer.start()
 
     async def stop(self, app: web.Application) -> None:

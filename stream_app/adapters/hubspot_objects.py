@@ -16,9 +16,9 @@ function of the state, compared before and after each change:
   after the handoff was sent does not correct it (README, "HubSpot": what is exact).
 * **accepted** (`<deal>:accepted`, once): the first entry into an accepted stage.
 * **won / lost**: the newest change into a won or lost stage. A won deal is sent once its
-  amount is known, and again whenever a newer amount comes; each id carries the stage change's
-  time and the amount's, so the CRM stage's "newest outcome stands" keeps the newest stage with
-  the newest amount, whatever the arrival order.
+  amount is known, and again whenever a newer amount or currency comes; each id carries the
+  stage change's time and the amount's and currency's, so the CRM stage's "newest outcome
+  stands" keeps the newest stage with the newest amount and currency, whatever the order.
 * **lead_created** / **lead_assigned**: a contact's creation and owner changes, one to one.
 
 HubSpot owner ids (8-9 digit numbers) are not label values: `ISALES_HUBSPOT_OWNERS` maps each
@@ -251,11 +251,14 @@ class HubSpotObjectsFamily:
                     "close_at": at,
                 }
             elif (amount := state.get("p", {}).get(AMOUNT)) and amount[2]:
-                currency = state.get("p", {}).get(CURRENCY, [0, "", ""])[2] or self.currency
+                code = state.get("p", {}).get(CURRENCY, [0, "", ""])
+                currency = code[2] or self.currency
                 value = Decimal(amount[2]).quantize(_CENT, rounding=ROUND_HALF_EVEN)
                 out["outcome"] = {
-                    # Zero-padded so that ids of one stage change sort by the amount's time.
-                    "event_id": f"{opp}:won:{at}:{amount[0]:015d}",
+                    # The times of the amount and the currency it was sent with, zero-padded: a
+                    # later send knows at least as much as an earlier one, and its id sorts
+                    # after it, so the CRM stage's newest outcome is the best informed.
+                    "event_id": f"{opp}:won:{at}:{amount[0]:015d}:{code[0]:015d}",
                     "occurred_at": at,
                     "type": "deal_won",
                     "opportunity_id": opp,

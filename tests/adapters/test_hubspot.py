@@ -401,3 +401,16 @@ def test_contact_creation_and_owner_changes_are_lead_events() -> None:
         },
     ]
     assert "Ana" not in orjson.dumps(sent).decode()
+
+
+def test_a_currency_that_comes_after_the_win_corrects_it_in_any_order() -> None:
+    life = [
+        prop("dealstage", "closedwon", at=T, event_id=1),
+        prop("amount", "300", at=T - MIN, event_id=2),
+        prop("deal_currency_code", "JPY", at=T - 2 * MIN, event_id=3),
+    ]
+    rng = random.Random(16)
+    for _ in range(20):
+        rng.shuffle(life)
+        out = effective(run(life))["out"]
+        assert (out["amount"], out["currency"]) == ("300.00", "JPY")

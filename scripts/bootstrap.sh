@@ -18,11 +18,14 @@ done
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 
-# Debian packages the tests drive for real: Prometheus + promtool (rules, end-to-end) and
-# docker-compose 1.29 (parses the compose file; no Docker engine is needed for that).
+# Debian packages the tests drive for real: Prometheus + promtool (rules, end-to-end),
+# Alertmanager (`up`'s ops stack), Chromium (the board in a browser) and docker-compose 1.29
+# (parses the compose file; no Docker engine is needed for that).
 packages=()
 command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
 command -v docker-compose >/dev/null 2>&1 || packages+=(docker-compose)
+command -v prometheus-alertmanager >/dev/null 2>&1 || packages+=(prometheus-alertmanager)
+command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 if [ ${#packages[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq

@@ -67,6 +67,13 @@ def cmd_topics(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_board(args: argparse.Namespace) -> int:
+    from stream_app.board.server import run
+
+    run(args.prometheus_url, args.host, args.port)
+    return 0
+
+
 def cmd_gateway(_: argparse.Namespace) -> int:
     """The vendors' webhooks to their vendor topics (README, "Vendor events in")."""
     from stream_app.gateway.app import run
@@ -82,10 +89,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from stream_app import demo
     from stream_app.clock import SystemClock
     from stream_app.kafka_config import aiokafka_options
-    from stream_app.topics import ensure_topics
+    from stream_app.topics import ensure_topics, wait_for_leaders
 
     settings = _settings()
     asyncio.run(ensure_topics(settings))
+    asyncio.run(wait_for_leaders(settings))
     options = aiokafka_options(settings)
     clock = SystemClock()
     now = from_ms(clock.now_ms())
@@ -184,8 +192,21 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+UP_PIPELINES = ("calls", "email", "crm-attribution", "crm", "web", "engagement", "reach")
+"""What `stream-app up` and docker-compose run (tests/ops/test_compose.py checks they agree)."""
+UP_DEMO_RATE = 20.0
+"""Live calls demo events/s (compose: demo --rate 20)."""
+UP_SEEDED_DEMOS = ("--email", "--crm")
+"""One-shot demo scenarios `up` produces beside the live calls demo (compose: demo-email,
+demo-crm)."""
+
+
 def cmd_up(args: argparse.Namespace) -> int:
-    """Local broker + worker + live demo traffic, until Ctrl-C."""
+    """Local broker + workers + the ops stack (Prometheus, Alertmanager) + live demo traffic,
+    until Ctrl-C."""
+    from stream_app.console import StatusBoard
+    from stream_app.ops_stack import OpsStack
+
     broker = kafka_local.LocalKafka(kafka_local.default_home())
     print("starting Kafka (the first run fetches the broker jars with Maven) ...", flush=True)
     bootstrap = broker.start(port=args.kafka_port, fresh=args.fresh)
@@ -198,36 +219,83 @@ def cmd_up(args: argparse.Namespace) -> int:
     if "ISALES_ENGAGEMENT_FILE" not in os.environ and example_engagement.exists():
         os.environ["ISALES_ENGAGEMENT_FILE"] = str(example_engagement)
     settings = _settings()
-    worker = subprocess.Popen([sys.executable, "-m", "stream_app", "worker"], env=os.environ.copy())
-    pipelines = [
-        subprocess.Popen(
-            [sys.executable, "-m", "stream_app", "worker", "--pipeline", name],
-            env=os.environ.copy(),
+    specs = {spec.name: spec for spec in registry.pipelines(settings)}
+    host = settings.metrics_host
+    targets = {name: f"{host}:{specs[name].port}" for name in UP_PIPELINES}
+    ops: OpsStack | None = None
+    prometheus_url = args.prometheus_url
+    if not args.no_ops and not prometheus_url:
+        ops = OpsStack(
+            root=settings.data_dir / "ops",
+            targets=targets,
+            prometheus_port=args.prometheus_port,
+            alertmanager_port=args.alertmanager_port,
+            rules=Path(args.alert_rules) if args.alert_rules else OpsStack.rules,
         )
-        for name in ("email", "crm-attribution", "crm", "web", "engagement", "reach")
+        missing = ops.missing()
+        if missing:
+            print(
+                f"not starting the ops stack: {', '.join(missing)} not installed "
+                "(scripts/bootstrap.sh installs them; --no-ops skips this)",
+                flush=True,
+            )
+            ops = None
+        else:
+            ops.start()
+            prometheus_url = ops.prometheus_url
+    logs = settings.data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    opened: list[Any] = []
+
+    def spawn(name: str, *command: str) -> subprocess.Popen[bytes]:
+        """A child of `up`; its output (framework INFO lines) to logs/<name>.log unless
+        --verbose."""
+        out: Any = None
+        if not args.verbose:
+            out = (logs / f"{name}.log").open("ab")
+            opened.append(out)
+        return subprocess.Popen(
+            [sys.executable, "-m", "stream_app", *command],
+            env=os.environ.copy(),
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+        )
+
+    workers = [spawn(name, "worker", "--pipeline", name) for name in UP_PIPELINES]
+    board: subprocess.Popen[bytes] | None = None
+    if prometheus_url:
+        board = spawn(
+            "board", "board", "--port", str(args.board_port), "--prometheus-url", prometheus_url
+        )
+    url = f"http://{targets['calls']}"
+    lines = [
+        f"Kafka:   {bootstrap}",
+        f"Metrics: {url}/metrics",
+        f"Ready:   {url}/readyz",
+        f"Email metrics: http://{targets['email']}/metrics (a seeded A/B test of the last days)",
+        f"CRM metrics: http://{targets['crm']}/metrics (handoffs and outcomes of the last weeks)",
+        f"Reach metrics: http://{targets['reach']}/metrics (touchpoints, score at handoff, target "
+        f"fit; scores per lead on {settings.kpi_engagement_topic})",
+        f"KPI topics: {settings.kpi_calls_topic}, {settings.kpi_pacing_topic}",
+        f"Targets: {settings.targets_file or 'none'}",
     ]
-    url = f"http://{settings.metrics_host}:{settings.metrics_port}"
-    email_url = f"http://{settings.metrics_host}:{settings.email_metrics_port}"
-    print(
-        f"Kafka:   {bootstrap}\nMetrics: {url}/metrics\nReady:   {url}/readyz\n"
-        f"Email metrics: {email_url}/metrics (a seeded A/B scenario of the last days)\n"
-        f"CRM metrics: http://{settings.metrics_host}:{settings.crm_metrics_port}/metrics "
-        "(handoffs and outcomes of the last weeks)\n"
-        f"Reach metrics: http://{settings.metrics_host}:{settings.reach_metrics_port}/metrics "
-        "(touchpoints, score at handoff, target fit; scores per lead on "
-        f"{settings.kpi_engagement_topic})\n"
-        f"KPI topics: {settings.kpi_calls_topic}, {settings.kpi_pacing_topic}\n"
-        f"Targets: {settings.targets_file or 'none'}   (Ctrl-C stops everything)",
-        flush=True,
-    )
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "stream_app", "demo", "--rate", str(args.rate)],
-        env=os.environ.copy(),
-    )
-    seeded = [
-        subprocess.Popen([sys.executable, "-m", "stream_app", "demo", flag], env=os.environ.copy())
-        for flag in ("--email", "--crm")
-    ]
+    if ops is not None:
+        ready = ops.wait_ready()
+        lines += [
+            f"Prometheus:   {ops.prometheus_url} (alerts: {ops.prometheus_url}/alerts)"
+            + ("" if ready else " NOT READY: see its log"),
+            f"Alertmanager: {ops.alertmanager_url}",
+            f"Ops logs and data: {ops.root}",
+        ]
+    elif prometheus_url:
+        lines.append(f"Prometheus:   {prometheus_url} (yours: scrape the metrics URLs above)")
+    if board is not None:
+        lines.insert(0, f"Board:   http://127.0.0.1:{args.board_port}/   <- open this first")
+    if not args.verbose:
+        lines.append(f"Logs:    {logs}/<process>.log (--verbose: here instead)")
+    print("\n".join([*lines, "(Ctrl-C stops everything)"]), flush=True)
+    demo = spawn("demo", "demo", "--rate", str(args.rate))
+    seeded = [spawn(f"demo{flag[1:]}", "demo", flag) for flag in UP_SEEDED_DEMOS]
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -235,12 +303,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     # SIGTERM (a service manager, `timeout`) stops everything too, not just this process.
     signal.signal(signal.SIGTERM, interrupt)
     try:
-        while all(p.poll() is None for p in (worker, *pipelines, demo)):
-            time.sleep(0.5)
+        if args.verbose:
+            while all(p.poll() is None for p in (*workers, demo)):
+                time.sleep(0.5)
+        else:
+            StatusBoard(targets).run(lambda: all(p.poll() is None for p in (*workers, demo)))
     except KeyboardInterrupt:
         pass
     finally:
-        procs = (*seeded, demo, *pipelines, worker)
+        procs = (*seeded, demo, *workers, *([board] if board else []))
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
@@ -249,8 +320,13 @@ def cmd_up(args: argparse.Namespace) -> int:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if ops is not None:
+            ops.stop()
         if not args.keep_kafka:
             broker.stop()
+        for out in opened:
+            out.close()
+        print("stopped: workers, demos, board, ops stack" + ("" if args.keep_kafka else ", Kafka"))
     return 0
 
 
@@ -331,12 +407,36 @@ def main(argv: list[str] | None = None) -> int:
     schemas = sub.add_parser("schemas", help="regenerate the JSON Schema files in schemas/")
     schemas.add_argument("--check", action="store_true", help="fail if they are stale")
 
-    up = sub.add_parser("up", help="local broker + worker + demo traffic; prints the metrics URL")
-    up.add_argument("--rate", type=float, default=20.0)
+    board = sub.add_parser("board", help="the live board page, reading KPIs from Prometheus")
+    board.add_argument("--prometheus-url", default="http://127.0.0.1:9090")
+    board.add_argument("--host", default="127.0.0.1")
+    board.add_argument("--port", type=int, default=9100)
+
+    up = sub.add_parser(
+        "up", help="local broker, workers, Prometheus, Alertmanager and demo traffic; prints URLs"
+    )
+    up.add_argument("--rate", type=float, default=UP_DEMO_RATE)
     up.add_argument("--kafka-port", type=int, default=None)
     up.add_argument("--keep-kafka", action="store_true")
     up.add_argument(
         "--fresh", action="store_true", help="wipe the local broker's data first (a new cluster)"
+    )
+    up.add_argument("--no-ops", action="store_true", help="no local Prometheus and Alertmanager")
+    up.add_argument("--board-port", type=int, default=9100)
+    up.add_argument(
+        "--verbose", action="store_true", help="every process's log here, no status table"
+    )
+    up.add_argument(
+        "--prometheus-url",
+        default=None,
+        help="an existing Prometheus to use instead of starting one (it scrapes the workers)",
+    )
+    up.add_argument("--prometheus-port", type=int, default=9090)
+    up.add_argument("--alertmanager-port", type=int, default=9093)
+    up.add_argument(
+        "--alert-rules",
+        default=None,
+        help="a folder of Prometheus rule files instead of deploy/prometheus/rules",
     )
 
     args = parser.parse_args(argv)
@@ -347,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         "kafka": cmd_kafka,
         "topics": cmd_topics,
         "gateway": cmd_gateway,
+        "board": cmd_board,
         "demo": cmd_demo,
         "schemas": cmd_schemas,
         "replay": cmd_replay,

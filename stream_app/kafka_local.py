@@ -311,4 +311,7 @@ class LocalKafka:
 
 
 def default_home() -> Path:
-    return cache_dir() / "broker"
+    """Where `up` and `kafka start` keep their broker (ISALES_KAFKA_HOME; default in the cache,
+    beside the jars)."""
+    home = os.environ.get("ISALES_KAFKA_HOME")
+    return Path(home) if home else cache_dir() / "broker"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -54,5 +55,32 @@ async def ensure_topics(s: Settings) -> None:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race
                 await admin.create_topics(missing)
             log.info("created topics %s", [t.name for t in missing])
+    finally:
+        await admin.close()
+
+
+async def wait_for_leaders(s: Settings, timeout_s: float = 60.0) -> bool:
+    """Whether every partition of the service's topics has a leader, waiting up to `timeout_s`.
+    Right after a broker starts or a topic is created, a produce to a partition without one is
+    refused (NotLeaderForPartition) and retried with a warning per batch: the demo waits here
+    first instead."""
+    names = [t.name for t in topic_specs(s)]
+    admin = AIOKafkaAdminClient(**aiokafka_options(s))
+    await admin.start()
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    try:
+        while True:
+            described = await admin.describe_topics(names)
+            if all(
+                t["error_code"] == 0
+                and t["partitions"]
+                and all(p["leader"] >= 0 and p["error_code"] == 0 for p in t["partitions"])
+                for t in described
+            ):
+                return True
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning("topics still without a leader after %.0f s", timeout_s)
+                return False
+            await asyncio.sleep(0.2)
     finally:
         await admin.close()

@@ -455,3 +455,42 @@ def test_alertmanager_config() -> None:
     assert route["group_by"] == ["alertname", "team"]
     for child in route.get("routes", []):
         assert child["receiver"] in receivers
+
+
+def _pipeline_of(command: list[str]) -> str:
+    assert command[0] == "worker", command
+    return command[command.index("--pipeline") + 1] if "--pipeline" in command else "calls"
+
+
+def test_up_and_compose_run_the_same_services_with_the_same_files(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """`stream-app up` (README's first command) and docker-compose are the same stack: the same
+    pipelines, the same demo scenarios, the same rules, Alertmanager, targets and engagement
+    files; only the scrape discovery differs (loopback ports against Compose DNS)."""
+    from stream_app.ops_stack import ALERTMANAGER_CONFIG, JOB, RULES
+
+    compose_pipelines = {
+        _pipeline_of(svc["command"])
+        for svc in services.values()
+        if svc.get("command", [""])[0] == "worker"
+    }
+    assert compose_pipelines == set(cli.UP_PIPELINES)
+    demos = {
+        tuple(svc["command"][1:])
+        for svc in services.values()
+        if svc.get("command", [""])[0] == "demo"
+    }
+    live = ("--rate", f"{cli.UP_DEMO_RATE:g}")
+    assert demos == {live, *((flag,) for flag in cli.UP_SEEDED_DEMOS)}
+    assert {"prometheus", "alertmanager"} <= set(services)
+    mounts = {v.split(":")[0] for svc in services.values() for v in svc.get("volumes", [])}
+    for path in (
+        RULES,
+        ALERTMANAGER_CONFIG,
+        ROOT / "deploy" / "targets.yml",
+        ROOT / "deploy" / "engagement.yml",
+    ):
+        assert "./" + str(path.relative_to(ROOT)) in mounts, path
+    compose_prometheus = _load(PROMETHEUS_DIR / "prometheus.yml")
+    assert {job["job_name"] for job in compose_prometheus["scrape_configs"]} >= {JOB}

@@ -5,6 +5,7 @@ pipeline's readiness changes and then every `every_s` seconds."""
 
 from __future__ import annotations
 
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -89,7 +90,8 @@ def render(rows: list[Status], rates: dict[str, float], elapsed_s: float) -> Tab
 class StatusBoard:
     def __init__(self, targets: dict[str, str], console: Console | None = None) -> None:
         self.targets = targets
-        self.console = console or Console()
+        # Captured output (a pipe, CI) has no width: rich would fold the table into 80 columns.
+        self.console = console or Console(width=None if sys.stdout.isatty() else 120)
         self.started = time.monotonic()
         self._last: dict[str, tuple[float, float]] = {}
         self._ready: tuple[bool, ...] = ()

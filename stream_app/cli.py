@@ -456,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
+    except KeyboardInterrupt:
+        # Ctrl-C (or `up` stopping its children) is how a demo or a replay ends: no traceback.
+        return 130
     except KafkaConnectionError as exc:
         servers = os.environ.get("ISALES_KAFKA_BOOTSTRAP_SERVERS") or os.environ.get(
             "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"

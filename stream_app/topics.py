@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import logging
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from stream_app import registry
 from stream_app.kafka_config import aiokafka_options
@@ -60,14 +61,15 @@ async def ensure_topics(s: Settings) -> None:
 
 
 async def wait_for_leaders(s: Settings, timeout_s: float = 60.0) -> bool:
-    """Whether every partition of the service's topics has a leader, waiting up to `timeout_s`.
-    Right after a broker starts or a topic is created, a produce to a partition without one is
-    refused (NotLeaderForPartition) and retried with a warning per batch: the demo waits here
-    first instead."""
+    """Whether every partition of the service's topics is served by its leader, waiting up to
+    `timeout_s`. Right after a broker starts or a topic is created, a produce to a partition
+    that is not yet served is refused (NotLeaderForPartition) and retried with a warning per
+    batch: the demo waits here first instead."""
     names = [t.name for t in topic_specs(s)]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
     admin = AIOKafkaAdminClient(**aiokafka_options(s))
     await admin.start()
-    deadline = asyncio.get_running_loop().time() + timeout_s
     try:
         while True:
             described = await admin.describe_topics(names)
@@ -77,10 +79,39 @@ async def wait_for_leaders(s: Settings, timeout_s: float = 60.0) -> bool:
                 and all(p["leader"] >= 0 and p["error_code"] == 0 for p in t["partitions"])
                 for t in described
             ):
-                return True
-            if asyncio.get_running_loop().time() > deadline:
+                break
+            if loop.time() > deadline:
                 log.warning("topics still without a leader after %.0f s", timeout_s)
                 return False
             await asyncio.sleep(0.2)
     finally:
         await admin.close()
+    partitions = [
+        TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
+    ]
+    return await _wait_until_served(s, partitions, deadline)
+
+
+async def _wait_until_served(
+    s: Settings, partitions: list[TopicPartition], deadline: float
+) -> bool:
+    # In KRaft the metadata names a leader before that broker's replica manager has the
+    # partition online (the metadata image is published first): for that window a produce
+    # gets NotLeaderForPartition. ListOffsets goes through the same leader check, so a
+    # partition whose end offset its leader answers is one a produce will land on.
+    loop = asyncio.get_running_loop()
+    consumer = AIOKafkaConsumer(**aiokafka_options(s), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        while True:
+            left = deadline - loop.time()
+            try:
+                await asyncio.wait_for(consumer.end_offsets(partitions), timeout=max(left, 0.1))
+                return True
+            except (TimeoutError, KafkaError):
+                if loop.time() > deadline:
+                    log.warning("partitions still not served by a leader")
+                    return False
+                await asyncio.sleep(0.2)
+    finally:
+        await consumer.stop()

@@ -7,6 +7,7 @@ name their fields, with the same JSON keys the changelogs have always had.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import Any, NotRequired, Protocol, TypedDict
 
@@ -144,6 +145,12 @@ class WriteBack:
     def put(self, key: str, value: Value, partition: int) -> None:
         self.pending[key] = (value, partition)
 
+    def unflushed(self, key: str) -> Value | None:
+        """The value put since the last flush, which only this buffer holds: safe to change
+        in place until the flush hands it on."""
+        entry = self.pending.get(key)
+        return None if entry is None else entry[0]
+
     def delete(self, key: str, partition: int) -> None:
         self.pending[key] = (None, partition)
 
@@ -178,7 +185,9 @@ class DictStore:
 
     def put(self, key: str, value: Value, partition: int) -> None:
         self.data[key] = value
-        self.log.append((key, value, partition))
+        # A copy, as a changelog record is: a value changed after it was put must not
+        # change what a replay of the log sees.
+        self.log.append((key, copy.deepcopy(value), partition))
 
     def delete(self, key: str, partition: int) -> None:
         self.data.pop(key, None)

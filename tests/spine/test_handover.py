@@ -5,6 +5,9 @@ already be applied (no Kafka: a recording producer stands in for aiokafka's)."""
 from __future__ import annotations
 
 import asyncio
+import copy
+import gc
+import tracemalloc
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,3 +156,65 @@ def test_a_failed_side_record_keeps_the_batch_from_being_handed_over() -> None:
         assert producer.sent == []  # not acknowledged either: the caller reads it again
 
     asyncio.run(go())
+
+
+CALL_ENTITY: dict[str, Any] = {
+    "o": 2144,
+    "p": 0,
+    "s": {
+        "tag": [1772438433509, "call-100-000000-4"],
+        "team": "team-a",
+        "dir": "outbound",
+        "start": 1772438400000,
+        "ab": ["machine", [1, 1772438433509, "call-100-000000-4"], 1772438415403],
+        "at": 1772438415403,
+        "ended": 1772438433509,
+    },
+    "seen": [f"call-100-000000-{n}" for n in range(1, 5)],
+    "last": 1772438433509,
+    "et": 1772438400000,
+    "effs": [[0, []], [688, []], [1568, []], [2144, []]],
+}
+
+
+class DiscardingProducer(RecordingProducer):
+    async def send_batch(self, batch: RecordBatch, topic: str, *, partition: int) -> Any:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+def call_entity(n: int) -> dict[str, Any]:
+    value = copy.deepcopy(CALL_ENTITY)
+    value["s"]["tag"][1] = f"call-{n}"
+    return value
+
+
+def test_handed_over_entities_read_back_whole_and_stay_small_in_memory() -> None:
+    """Entities are most of a worker's memory (one per call): once with the changelog they
+    are kept as its bytes, and every read gives the value as written, a copy of its own."""
+    entities = 5_000
+
+    async def fill(store: FaustTableStore) -> None:
+        for n in range(entities):
+            store.put(f"e/rep-01/call-{n}", call_entity(n), n % 4)
+        await store.drain()
+
+    store = memory_store(DiscardingProducer())
+    gc.collect()
+    tracemalloc.start()
+    try:
+        asyncio.run(fill(store))
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    # As Python dicts and lists a call entity takes ~2.5 KB; as its bytes ~0.5 KB.
+    assert kept / entities < 1_000, f"{kept / entities:.0f} bytes an entity"
+    for n in (0, 1234, entities - 1):
+        assert store.get(f"e/rep-01/call-{n}") == call_entity(n)
+    read = store.get("e/rep-01/call-7")
+    assert read is not None
+    read["o"] = -1
+    assert store.get("e/rep-01/call-7") == call_entity(7)
+    assert dict(store.items())["e/rep-01/call-9"] == call_entity(9)

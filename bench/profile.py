@@ -2,6 +2,9 @@
 
     .venv/bin/python -m bench.profile --calls 20000                 # calls worker
     .venv/bin/python -m bench.profile --pipeline email
+    .venv/bin/python -m bench.profile --pipeline crm-attribution --calls 10000   # CRM stage 1
+
+py-spy comes with the `bench` extra: `.venv/bin/pip install -e '.[bench]'`.
 
 Produces the same seeded scenario as `bench.throughput`, starts one worker, samples it with
 py-spy (`--gil`: only the thread holding the interpreter, which on a CPU-bound worker is the
@@ -29,6 +32,7 @@ from pathlib import Path
 
 from stream_app.demo import produce
 from stream_app.families.calls.demo import ScenarioConfig, scenario
+from stream_app.families.crm.demo import CrmScenarioConfig, crm_scenario
 from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
 from stream_app.kafka_local import LocalKafka
 from stream_app.settings import Settings
@@ -116,7 +120,9 @@ def breakdown(collapsed: str) -> Counter[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=20_000)
-    parser.add_argument("--pipeline", choices=["calls", "email"], default="calls")
+    parser.add_argument(
+        "--pipeline", choices=["calls", "email", "crm-attribution"], default="calls"
+    )
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--keep", type=Path, help="write the collapsed stacks here")
     args = parser.parse_args()
@@ -141,6 +147,10 @@ def main() -> int:
         if args.pipeline == "email":
             records = email_scenario(EmailScenarioConfig(seed=100))
             topic = s.email_topic
+        elif args.pipeline == "crm-attribution":
+            # --calls handoffs (~5 records each), so the sample is not start-up.
+            records = crm_scenario(CrmScenarioConfig(seed=100, handoffs=args.calls))
+            topic = s.crm_topic
         else:
             records = scenario(ScenarioConfig(seed=100, calls=args.calls, malformed=20))
             topic = s.calls_topic

@@ -25,6 +25,7 @@ from typing import Any, cast
 import orjson
 from rocksdict import WriteBatch
 
+from stream_app.record_batches import send_batches
 from stream_app.store import Value
 
 log = logging.getLogger(__name__)
@@ -94,11 +95,9 @@ class FaustTableStore:
 
     async def drain(self, upto: int | None = None) -> None:
         """Hand pending writes (all, or those before the mark `upto`) to the changelog
-        producer, in order: per partition, as record batches built here and queued whole
-        (aiokafka's `send_batch`). A send per
-        record cost ~25 µs of metadata checks, partitioning and futures, the largest single
-        item of a worker's profile; a partition's batches are sent in the order queued, so
-        the per-partition order replay relies on holds. The local copy is written once the
+        producer, in order: per partition, as record batches queued whole
+        (`record_batches`); a partition's batches are sent in the order queued, so the
+        per-partition order replay relies on holds. The local copy is written once the
         broker acknowledges a batch, so ingest never waits for it."""
         async with self._draining:
             await self._drain(upto)
@@ -110,7 +109,7 @@ class FaustTableStore:
         self.drained += len(outbox)
         if not outbox:
             return
-        by_partition: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        by_partition: dict[int, list[tuple[bytes, bytes | None, None]]] = {}
         for key, value, partition in outbox:
             # Bytes as Faust's json codec writes them, and a real tombstone (None) on delete,
             # which Faust's serializer would turn into b"null".
@@ -118,7 +117,7 @@ class FaustTableStore:
             # here: 4,097 bytes for a 392-byte entity): a right-sized copy is what is kept,
             # in memory and until the local copy is written.
             raw_value = None if value is None else memoryview(orjson.dumps(value)).tobytes()
-            by_partition.setdefault(partition, []).append((orjson.dumps(key), raw_value))
+            by_partition.setdefault(partition, []).append((orjson.dumps(key), raw_value, None))
             if value is None:
                 self.data.pop(key, None)
             else:
@@ -128,31 +127,20 @@ class FaustTableStore:
         topic = self.table.changelog_topic.get_topic_name()
         producer = self.app.producer._ensure_producer()  # aiokafka's, under Faust's
         for partition, records in by_partition.items():
-            done = 0
-            while done < len(records):
-                batch = producer.create_batch()
-                first = done
-                # The first record always fits (a builder takes one of any size).
-                while done < len(records):
-                    raw_key, raw_value = records[done]
-                    if batch.append(key=raw_key, value=raw_value, timestamp=None) is None:
-                        break
-                    done += 1
-                fut = await producer.send_batch(batch, topic, partition=partition)
+            for fut, first, end in await send_batches(producer, topic, partition, records):
                 if self.persistent:
-                    fut.add_done_callback(
-                        partial(self._acknowledged, records[first:done], partition)
-                    )
+                    done = partial(self._acknowledged, records[first:end], partition)
+                    fut.add_done_callback(done)
 
     def _acknowledged(
-        self, records: list[tuple[bytes, bytes | None]], partition: int, fut: Any
+        self, records: list[tuple[bytes, bytes | None, None]], partition: int, fut: Any
     ) -> None:
         if fut.cancelled() or fut.exception() is not None:
             return  # not in the changelog: the local copy must not have it either
         base = fut.result().offset
         acked = self.acked.setdefault(partition, [])
         # A batch's records have consecutive offsets from its base offset.
-        acked.extend((k, v, base + i) for i, (k, v) in enumerate(records))
+        acked.extend((k, v, base + i) for i, (k, v, _) in enumerate(records))
 
     def write_local(self) -> None:
         """Write what the broker acknowledged to the local copy: per partition one RocksDB

@@ -151,10 +151,9 @@ class Ingest:
                 await self._side_effects(msg, decided)
             engine.commit(plan)
         engine.flush()
-        handoff = Handoff(
-            asyncio.ensure_future(self.publisher.settle(self.publisher.take())),
-            self.changelog.mark(),
-        )
+        mark = self.changelog.mark()
+        held = await self.publisher.take()
+        handoff = Handoff(asyncio.ensure_future(self.publisher.settle(held)), mark)
         self.unsettled.append(handoff)
         return handoff
 
@@ -225,7 +224,7 @@ class Ingest:
         # the changelog (batch() settles them first): a crash in between re-sends them with
         # the same event ids, never loses them.
         for role, key, value in plan.emits:
-            await self.publisher.emit(role, key, value)
+            self.publisher.emit(role, key, value)
         if plan.late_specs:
             meta = self._source_meta(msg)
             meta["late.windows"] = ",".join(plan.late_specs)

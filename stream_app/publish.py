@@ -20,6 +20,7 @@ from faust.exceptions import ProducerSendError
 from stream_app.dead_letter import SideRecord, metadata_only, side_record
 from stream_app.engine import Engine
 from stream_app.pipeline import Output, PipelineSpec
+from stream_app.record_batches import Record, send_keyed
 from stream_app.store import Value
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,17 @@ _TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeE
 
 Send = Callable[..., Awaitable[Awaitable[Any]]]
 """Faust's `producer.send(topic, key, value, partition=, timestamp=, headers=)`."""
+
+Producer = Callable[[], Any]
+"""aiokafka's producer under Faust's, for sends a record batch at a time."""
+
+BATCHED_SIDE_BYTES = 16_384
+"""Side copies up to this size are sent with the batch's other records; a larger one (a DLQ
+copy may be ~1 MB) through `producer.send`, which checks it against the request limit, and a
+refusal is caught per record."""
+
+SEND_CHUNK = 4096
+"""KPI records built before they are queued: bounds what a tick holds besides the state."""
 
 
 @dataclass
@@ -41,14 +53,22 @@ class Held:
 
 class Publisher:
     def __init__(
-        self, send: Send, spec: PipelineSpec, engine: Engine[Any], max_side_bytes: int
+        self,
+        send: Send,
+        producer: Producer,
+        spec: PipelineSpec,
+        engine: Engine[Any],
+        max_side_bytes: int,
     ) -> None:
         self.send = send
+        self.producer = producer
         self.spec = spec
         self.engine = engine
         self.max_side_bytes = max_side_bytes
         self.outputs: Mapping[str, Output] = spec.outputs
-        self._held: list[Awaitable[Any]] = []
+        self._queued: list[tuple[str, Record, SideRecord | None]] = []
+        """Emits (tagged None) and small side copies of the batch being applied, sent at
+        `take()`."""
         self._side: list[tuple[str, SideRecord, Awaitable[Any]]] = []
 
     async def produce(
@@ -60,15 +80,18 @@ class Publisher:
         )
         return fut
 
-    async def emit(self, role: str, key: bytes, value: bytes) -> None:
+    def emit(self, role: str, key: bytes, value: bytes) -> None:
         """A record the family hands downstream; acknowledged before the batch's state."""
-        self._held.append(await self.produce(self.outputs[role].topic, key, value))
+        self._queued.append((self.outputs[role].topic, (key, value, None), None))
 
     async def side(
         self, topic: str, key: bytes | None, value: bytes | None, meta: dict[str, str]
     ) -> None:
         """A copy of a source record to the DLQ or late topic, cut to fit if it must be."""
         record = side_record(key, value, meta, self.max_side_bytes)
+        if len(record.key or b"") + len(record.value or b"") <= BATCHED_SIDE_BYTES:
+            self._queued.append((topic, (record.key, record.value, record.headers), record))
+            return
         try:
             fut = await self.produce(topic, record.key, record.value, record.headers)
         except ProducerSendError as exc:
@@ -78,10 +101,19 @@ class Publisher:
             fut = await self.produce(topic, bare.key, bare.value, bare.headers)
         self._side.append((topic, record, fut))
 
-    def take(self) -> Held:
-        """What was sent since the last call: a batch's share, settled on its own."""
-        held = Held(self._held, self._side)
-        self._held, self._side = [], []
+    async def take(self) -> Held:
+        """Send what was queued since the last call; returns the batch's share of
+        acknowledgements, settled on its own."""
+        queued, self._queued = self._queued, []
+        held = Held([], self._side)
+        self._side = []
+        if not queued:
+            return held
+        for fut, (topic, _, copy) in await send_keyed(self.producer(), queued):
+            if copy is None:
+                held.emits.append(fut)
+            else:
+                held.side.append((topic, copy, fut))
         return held
 
     async def settle(self, held: Held) -> None:
@@ -105,27 +137,31 @@ class Publisher:
     # ---- KPI records ---------------------------------------------------------------------
 
     async def _send(self, records: list[tuple[str, bytes, bytes]]) -> list[Awaitable[Any]]:
-        return [
-            await self.produce(self.outputs[role].topic, key, value) for role, key, value in records
-        ]
+        outputs = self.outputs
+        queued = [(outputs[role].topic, (key, value, None), None) for role, key, value in records]
+        return [fut for fut, _ in await send_keyed(self.producer(), queued)]
 
     async def final_windows(self, due: list[tuple[str, Value]], now_ms: int) -> None:
         """Final records of windows that closed, then mark them final. Marked only after the
         records are acknowledged, so a crash in between re-sends them (same key: it
         overwrites) instead of losing them."""
-        pending = []
-        for _key, value in due:
-            pending += await self._send(self.spec.window_records(value, True, now_ms))
-        for fut in pending:
+        records = [r for _key, value in due for r in self.spec.window_records(value, True, now_ms)]
+        for fut in await self._send(records):
             await fut
         for key, value in due:
             self.engine.mark_final(key, value)
 
     async def changed(self, owned: set[int], now_ms: int) -> None:
-        """Updates of windows and totals that changed since the last call."""
+        """Updates of windows and totals that changed since the last call, sent a few
+        thousand at a time (after a backlog nearly every window changed)."""
+        spec, records = self.spec, []
         for _key, value in self.engine.take_dirty():
             if value["p"] in owned:
-                await self._send(self.spec.window_records(value, False, now_ms))
+                records += spec.window_records(value, False, now_ms)
+                if len(records) >= SEND_CHUNK:
+                    await self._send(records)
+                    records = []
         for _key, totals in self.engine.take_dirty_totals():
             if totals["p"] in owned:
-                await self._send(self.spec.totals_records(totals, now_ms))
+                records += spec.totals_records(totals, now_ms)
+        await self._send(records)

@@ -206,6 +206,7 @@ class Service:
         self.source = Source(app, spec.source)
         self.publisher = Publisher(
             lambda *args, **kwargs: app.producer.send(*args, **kwargs),
+            lambda: cast(Any, app.producer)._ensure_producer(),
             spec,
             self.engine,
             s.dlq_max_record_bytes,

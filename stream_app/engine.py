@@ -75,10 +75,11 @@ class Delta:
 def fact_deltas(old: Facts, new: Facts) -> list[Delta]:
     """Retract what an entity contributed before, add what it contributes now."""
     deltas: list[Delta] = []
-    for metric in sorted(old.keys() | new.keys()):
+    # Most of an entity's facts are the same after an event: only the changed are sorted.
+    changed = [m for m, after in new.items() if old.get(m) != after]
+    changed += [m for m in old if m not in new]
+    for metric in sorted(changed):
         before, after = old.get(metric), new.get(metric)
-        if before == after:
-            continue
         if before is not None:
             deltas.append(Delta(metric, before[0], -before[1]))
         if after is not None:

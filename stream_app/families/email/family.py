@@ -21,8 +21,13 @@ from schemas.common import to_ms
 from schemas.email import BounceType, EmailEvent, EmailEventType
 from stream_app.business_time import WEEKDAYS
 from stream_app.family import DerivedSpec, Emit, Fact, Facts, MetricSpec, State, fact_key, newer
+from stream_app.windows import QUARTER_MS
 
 NO_TEAM = "none"
+
+CACHE_MAX = 50_000
+"""Entries of each per-event lookup cache before it starts over (they are pure: a cleared
+cache only costs the recomputation)."""
 
 # (state field, event types that set it); each keeps the earliest occurrence.
 _FIRST: dict[EmailEventType, str] = {
@@ -96,6 +101,9 @@ class EmailFamily:
 
     def __init__(self, tz: str) -> None:
         self.tz = ZoneInfo(tz)
+        self._send_times: dict[int, tuple[str, str]] = {}
+        self._names: dict[tuple[tuple[str, str], ...], dict[str, tuple[str, ...]]] = {}
+        self._windowed: dict[str, bool] = {}
 
     def partition_key(self, event: EmailEvent) -> str:
         return event.campaign_id
@@ -171,24 +179,58 @@ class EmailFamily:
         return out
 
     def dimensions(self, state: State) -> dict[str, str]:
-        sent = datetime.fromtimestamp(state["sent_at"] / 1000, tz=UTC).astimezone(self.tz)
+        weekday, hour = self._local_send_time(state["sent_at"])
         return {
             "variant": state["v"],
             "segment": state["seg"],
-            "send_weekday": WEEKDAYS[sent.weekday()],
-            "send_hour": f"{sent.hour:02d}",
+            "send_weekday": weekday,
+            "send_hour": hour,
             "team": state["team"],
         }
+
+    def _local_send_time(self, sent_at: int) -> tuple[str, str]:
+        """Weekday and hour of a send in the business zone, looked up per quarter hour of
+        UTC (today's offsets are whole quarter hours): one zone conversion per quarter hour
+        of sends, not two per event. A quarter hour that holds a local hour's edge anyway (an
+        old offset such as Amsterdam's +0:19:32) is not cached."""
+        bucket = sent_at // QUARTER_MS
+        cached = self._send_times.get(bucket)
+        if cached is not None:
+            return cached
+        first = self._convert(bucket * QUARTER_MS)
+        if first != self._convert((bucket + 1) * QUARTER_MS - 1):
+            return self._convert(sent_at)
+        if len(self._send_times) >= CACHE_MAX:
+            self._send_times.clear()
+        self._send_times[bucket] = first
+        return first
+
+    def _convert(self, at_ms: int) -> tuple[str, str]:
+        sent = datetime.fromtimestamp(at_ms / 1000, tz=UTC).astimezone(self.tz)
+        return WEEKDAYS[sent.weekday()], f"{sent.hour:02d}"
 
     def facts(self, state: State) -> Facts:
         if "tag" not in state:
             return {}
-        dims = self.dimensions(state)
-        facts: Facts = {}
-        for metric, at in self.message_facts(state).items():
-            for dimension, value in dims.items():
-                facts[fact_name(metric, dimension, value)] = (at, 1)
-        return facts
+        names = self._fact_names(tuple(self.dimensions(state).items()))
+        return {
+            name: (at, 1)
+            for metric, at in self.message_facts(state).items()
+            for name in names[metric]
+        }
+
+    def _fact_names(self, dims: tuple[tuple[str, str], ...]) -> dict[str, tuple[str, ...]]:
+        """metric -> its fact keys under one message's dimensions; messages of a campaign
+        share a handful of dimension sets, so the keys are built once per set."""
+        names = self._names.get(dims)
+        if names is None:
+            names = {
+                spec.fact: tuple(fact_name(spec.fact, d, v) for d, v in dims) for spec in METRICS
+            }
+            if len(self._names) >= CACHE_MAX:
+                self._names.clear()
+            self._names[dims] = names
+        return names
 
     def labels(self, state: State) -> Mapping[str, Any]:
         return {}
@@ -197,7 +239,14 @@ class EmailFamily:
         return []
 
     def windowed(self, fact: str) -> bool:
-        # machine_only is withdrawn when a human open arrives, possibly hours later; as window
-        # activity that would be a "late" correction of a closed window, so it is cohort-only.
-        metric, dimension, _ = split_fact(fact)
-        return dimension == "variant" and metric != "machine_only"
+        known = self._windowed.get(fact)
+        if known is None:
+            # machine_only is withdrawn when a human open arrives, possibly hours later; as
+            # window activity that would be a "late" correction of a closed window, so it is
+            # cohort-only.
+            metric, dimension, _ = split_fact(fact)
+            known = dimension == "variant" and metric != "machine_only"
+            if len(self._windowed) >= CACHE_MAX:
+                self._windowed.clear()
+            self._windowed[fact] = known
+        return known

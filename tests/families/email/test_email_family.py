@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import random
+from datetime import datetime
 from statistics import NormalDist
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from schemas.email import EmailEvent
@@ -87,6 +89,33 @@ def test_facts_carry_every_dimension_and_only_variant_facts_are_windowed() -> No
 
 
 KINDS = st.sampled_from(["sent", "delivered", "open", "click", "bounce", "deferred", "unsubscribe"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(
+        [
+            "Europe/Amsterdam",
+            "Asia/Kolkata",
+            "Asia/Kathmandu",
+            "Pacific/Chatham",
+            "America/St_Johns",
+        ]
+    ),
+    st.integers(min_value=-1_500_000_000_000, max_value=2_500_000_000_000),
+)
+# 1930-01-15 09:41 UTC, 10:00:32 in Amsterdam: its quarter hour began at 09:49:32 local.
+@example("Europe/Amsterdam", -1_261_059_540_000)
+def test_send_weekday_and_hour_are_the_local_time_of_the_send(zone: str, sent_at: int) -> None:
+    """README: a message counts under the weekday and hour of its send in the business zone,
+    also in zones on quarter-hour offsets and before 1937, when Amsterdam was +0:19:32."""
+    fam = EmailFamily(zone)
+    for at in (sent_at, sent_at // 900_000 * 900_000, sent_at + 1, sent_at - 1):
+        local = datetime.fromtimestamp(at / 1000, tz=ZoneInfo(zone))
+        weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[local.weekday()]
+        state = {"sent_at": at, "v": "A", "seg": "smb", "team": "t1"}
+        dims = fam.dimensions(state)
+        assert (dims["send_weekday"], dims["send_hour"]) == (weekday, f"{local.hour:02d}")
 
 
 @settings(max_examples=200, deadline=None)

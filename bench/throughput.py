@@ -5,8 +5,8 @@ in the same invocation on the same records.
     .venv/bin/python -m bench.throughput --calls 20000 --repeat 3 --peers
 
     .venv/bin/python -m bench.throughput --calls 20000 --repeat 3
-    .venv/bin/python -m bench.throughput --pipeline email --repeat 3   # 20,000 messages
-    .venv/bin/python -m bench.throughput --pipeline crm --repeat 3     # 2,200 handoffs, 2 stages
+    .venv/bin/python -m bench.throughput --pipeline email --repeat 3 --peers  # 20,000 messages
+    .venv/bin/python -m bench.throughput --pipeline crm --repeat 3 --peers    # 2,200 handoffs
     .venv/bin/python -m bench.throughput --pipeline engagement --calls 20000 --repeat 3
     (touches through the engagement and reach stages)
 
@@ -412,7 +412,7 @@ def main() -> int:
     parser.add_argument(
         "--peers",
         action="store_true",
-        help="also run Quix Streams and Bytewax on the calls workload (their own venv)",
+        help="also run Quix Streams and Bytewax (a window count) on the same topic (own venv)",
     )
     parser.add_argument("--load-rate", type=int, default=5_000, help="offered events/s")
     parser.add_argument("--load-seconds", type=float, default=10.0)

@@ -16,7 +16,7 @@ table in the worker). Exactness after a crash rests on two facts:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar, cast
 
@@ -45,8 +45,6 @@ WINDOW_CACHE_MAX = 100_000
 """Cached window lookups (one per quarter hour, or per step, of event time) before the cache
 starts over: a year of quarter hours is 35,040."""
 
-_TOTALS_OWN = frozenset({"p", "g", "o", "c", "first", "last"})
-
 SEEN_CAP = 64
 """Event ids remembered per entity; merging is idempotent, so this only bounds memory."""
 
@@ -54,15 +52,56 @@ SEEN_CAP = 64
 Kind = Literal["applied", "duplicate", "replayed", "rejected", "expired"]
 
 
-@dataclass
+@dataclass(slots=True)
+class WindowAdd:
+    """Counts one event adds to a window: `new` is the window's first value when the event
+    opens it, None when it adds to the value in the store."""
+
+    key: str
+    new: Value | None
+    counts: dict[str, int]
+
+
+@dataclass(slots=True)
+class TotalsAdd:
+    key: str
+    counts: dict[str, int]
+    occurred: int
+
+
+@dataclass(slots=True)
+class Advance:
+    """The partition record's step for an applied event (see Engine._advance)."""
+
+    offset: int
+    occurred: int
+    lag: int | None
+    late: tuple[str, ...]
+
+
+@dataclass(slots=True)
 class Plan:
-    """What processing one record will write; computed first so side effects can be awaited."""
+    """What processing one record will write; computed first so side effects can be awaited.
+
+    `writes` are whole values. An applied event's window, totals and partition changes are
+    increments instead (`adds`, `totals`, `advance`), applied by `commit`: on a value only
+    the write-back holds they change it in place, so an event costs no copy of every window
+    it counts in, and a key touched by many events of a batch is copied once per flush."""
 
     kind: Kind
     partition: int
     writes: list[tuple[str, Value]] = field(default_factory=list)
     late_specs: tuple[str, ...] = ()
     emits: list[Emit] = field(default_factory=list)
+    offset: int = -1
+    labels: Mapping[str, str] = field(default_factory=dict)
+    group: str = ""
+    adds: list[WindowAdd] = field(default_factory=list)
+    totals: TotalsAdd | None = None
+    advance: Advance | None = None
+    facts: tuple[str, State, Facts] | None = None
+    """(entity key, its new state, that state's facts): the next event of the entity finds
+    them without computing the facts again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +159,7 @@ class Engine(Generic[E]):
         fixed = [spec.size_ms for spec in specs if not spec.is_day]
         self._step_ms = math.gcd(QUARTER_MS, *fixed)
         self._window_cache: dict[int, tuple[tuple[str, int, int, str], ...]] = {}
+        self._known_facts: dict[str, tuple[State, Facts]] = {}
 
     # ---- reading state ---------------------------------------------------------------------
 
@@ -191,30 +231,32 @@ class Engine(Generic[E]):
 
         old_state: State | None = est["s"] if est is not None else None
         new_state = fam.merge(old_state, event)
-        deltas = fact_deltas(fam.facts(old_state) if old_state else {}, fam.facts(new_state))
-        labels = dict(fam.labels(new_state))
-        writes: list[tuple[str, Value]] = []
+        new_facts = fam.facts(new_state)
+        deltas = fact_deltas(self._facts_of(ekey, old_state), new_facts)
+        labels = fam.labels(new_state)
         late: set[str] = set()
-        windows: dict[str, Value] = {}
+        adds: dict[str, WindowAdd] = {}
         wkey_prefix = "w/" + group
+        get = self.store.get
+        wm = pst["wm"]
         for delta in deltas:
             if not fam.windowed(delta.metric):
                 continue
             for name, start_ms, end_ms, suffix in self._windows_at(delta.ts_ms):
                 wkey = wkey_prefix + suffix
-                current = windows.get(wkey) or self.store.get(wkey)
-                if current is not None and current["o"] >= offset and wkey not in windows:
-                    continue  # applied before the crash
-                if (current is not None and current["final"]) or is_closed(
-                    end_ms, self.grace_ms, pst["wm"]
-                ):
-                    late.add(name)
-                    continue
-                if wkey not in windows:
-                    # This event's own copy of the window, counts included: its further
-                    # facts in the same window add to it in place.
+                add = adds.get(wkey)
+                if add is None:
+                    current = get(wkey)
+                    if current is not None and current["o"] >= offset:
+                        continue  # applied before the crash
+                    if (current is not None and current["final"]) or is_closed(
+                        end_ms, self.grace_ms, wm
+                    ):
+                        late.add(name)
+                        continue
+                    new = None
                     if current is None:
-                        current = {
+                        new = {
                             "p": partition,
                             "g": group,
                             "spec": name,
@@ -224,58 +266,66 @@ class Engine(Generic[E]):
                             "final": False,
                             "rev": 0,
                         }
-                    current = {
-                        **current,
-                        **labels,
-                        "o": offset,
-                        "c": dict(current["c"]),
-                        "rev": current["rev"] + 1,
-                    }
-                    windows[wkey] = current
-                counts = windows[wkey]["c"]
+                    add = adds[wkey] = WindowAdd(wkey, new, {})
+                counts = add.counts
                 counts[delta.metric] = counts.get(delta.metric, 0) + delta.value
-        writes.extend(windows.items())
+        totals_add = None
         if deltas:
             tkey = totals_key(group)
-            totals = self.store.get(tkey)
+            totals = get(tkey)
             if totals is None or totals["o"] < offset:
-                counts = dict(totals["c"]) if totals else {}
+                counts = {}
                 for delta in deltas:
                     counts[delta.metric] = counts.get(delta.metric, 0) + delta.value
-                # `last`: the newest event time that changed the group, so metrics can retire
-                # groups gone quiet (an email campaign) while the KPI topic keeps them.
-                last_ms = max(occurred, totals.get("last", occurred)) if totals else occurred
-                # `first`: the event time that created the group, fixed from then on; label
-                # admission ranks groups by it, so the same state admits the same labels
-                # before and after a restart (records older than the field rank first).
-                first_ms = totals.get("first", 0) if totals else occurred
-                # Labels a record leaves out (a team an e-mail credit does not name) keep
-                # their last value, as a window's do.
-                kept = {k: v for k, v in totals.items() if k not in _TOTALS_OWN} if totals else {}
-                value = {**kept, "p": partition, "g": group, **labels, "o": offset, "c": counts}
-                value["first"], value["last"] = first_ms, last_ms
-                writes.append((tkey, value))
-        seen = [*(est["seen"] if est else []), fam.event_id(event)][-SEEN_CAP:]
-        effs = [*(est["effs"] if est else []), [offset, sorted(late)]][-SEEN_CAP:]
-        last = max(occurred, est["last"]) if est else occurred
-        entity_last = max(entity_ms, est.get("et", entity_ms)) if est else entity_ms
+                totals_add = TotalsAdd(tkey, counts, occurred)
+        event_id = fam.event_id(event)
         late_specs = tuple(sorted(late))
-        writes.append(
-            (
-                ekey,
-                {
-                    "o": offset,
-                    "p": partition,
-                    "s": new_state,
-                    "seen": seen,
-                    "last": last,
-                    "et": entity_last,
-                    "effs": effs,
-                },
+        if est is None:
+            seen, effs, last, entity_last = (
+                [event_id],
+                [[offset, list(late_specs)]],
+                occurred,
+                entity_ms,
             )
+        else:
+            seen = [*est["seen"], event_id][-SEEN_CAP:]
+            effs = [*est["effs"], [offset, list(late_specs)]][-SEEN_CAP:]
+            last = max(occurred, est["last"])
+            entity_last = max(entity_ms, est.get("et", entity_ms))
+        entity = {
+            "o": offset,
+            "p": partition,
+            "s": new_state,
+            "seen": seen,
+            "last": last,
+            "et": entity_last,
+            "effs": effs,
+        }
+        return Plan(
+            "applied",
+            partition,
+            [(ekey, entity)],
+            late_specs,
+            fam.emit(old_state, new_state, event),
+            offset,
+            labels,
+            group,
+            list(adds.values()),
+            totals_add,
+            self._step(pst, offset, occurred, late_specs),
+            (ekey, new_state, new_facts),
         )
-        writes.append(self._advance(pst, offset, occurred, late_specs))
-        return Plan("applied", partition, writes, late_specs, fam.emit(old_state, new_state, event))
+
+    def _facts_of(self, ekey: str, state: State | None) -> Facts:
+        """The facts an entity contributes now: remembered from its last event while that
+        event's state object is still the one stored (an entity's events often come in one
+        batch), else computed."""
+        if state is None:
+            return {}
+        known = self._known_facts.get(ekey)
+        if known is not None and known[0] is state:
+            return known[1]
+        return self.family.facts(state)
 
     def _windows_at(self, ts_ms: int) -> tuple[tuple[str, int, int, str], ...]:
         """(size name, start, end, key suffix) of the window of each size holding `ts_ms`.
@@ -304,46 +354,103 @@ class Engine(Generic[E]):
             for win in (window_for(ts_ms, spec, self.tz),)
         )
 
-    def _advance(
-        self, pst: Value, offset: int, occurred: int, late: tuple[str, ...]
-    ) -> tuple[str, Value]:
-        wm = occurred if pst["wm"] is None else max(pst["wm"], occurred)
+    def _step(self, pst: Value, offset: int, occurred: int, late: tuple[str, ...]) -> Advance:
+        wm = pst["wm"]
         # How far behind the wall clock the newest event arrived: small for a live stream,
         # days for a backfill. Only a live partition may have its windows closed by the wall
         # clock (effective_watermark); a backfill closes them by event time alone.
-        lag = self.clock.now_ms() - wm if wm == occurred else pst.get("lag")
-        late_w = pst["late_w"]
-        if late:
-            late_w = dict(late_w)
-            for name in late:
-                late_w[name] = late_w.get(name, 0) + 1
-        value = {
-            **pst,
-            "o": offset,
-            "wm": wm,
-            "applied": pst["applied"] + 1,
-            "late": pst["late"] + (1 if late else 0),
-            "late_w": late_w,
-            "last_ms": occurred,
-            "lag": lag,
-        }
+        lag = self.clock.now_ms() - occurred if wm is None or occurred >= wm else pst.get("lag")
+        return Advance(offset, occurred, lag, late)
+
+    def _advance(
+        self, pst: Value, offset: int, occurred: int, late: tuple[str, ...]
+    ) -> tuple[str, Value]:
+        value = dict(pst)
+        _apply_step(value, self._step(pst, offset, occurred, late))
         return partition_key(pst["p"]), value
 
     def commit(self, plan: Plan) -> None:
+        store, partition = self.store, plan.partition
         for key, value in plan.writes:
-            self.store.put(key, value, plan.partition)
+            store.put(key, value, partition)
             if key.startswith("w/"):
-                self.open_windows.setdefault(plan.partition, set()).add(key)
+                self.open_windows.setdefault(partition, set()).add(key)
                 self.dirty.add(key)
             if key.startswith(("w/", "t/")):
-                self.index.setdefault(plan.partition, set()).add(key)
+                self.index.setdefault(partition, set()).add(key)
             if key.startswith("t/"):
                 self.dirty_totals.add(key)
-        self.touch(plan.partition)
-        self.store.maybe_flush()
+        if plan.kind == "applied":
+            self._apply_adds(plan)
+        self.touch(partition)
+        store.maybe_flush()
+
+    def _apply_adds(self, plan: Plan) -> None:
+        store, partition, offset, labels = self.store, plan.partition, plan.offset, plan.labels
+        if plan.adds:
+            open_windows = self.open_windows.setdefault(partition, set())
+            index = self.index.setdefault(partition, set())
+            for add in plan.adds:
+                key = add.key
+                value = store.unflushed(key)
+                if value is None:
+                    value = add.new
+                    if value is None:
+                        stored = store.get(key)
+                        assert stored is not None
+                        value = {**stored, "c": dict(stored["c"])}
+                    store.put(key, value, partition)
+                    open_windows.add(key)
+                    index.add(key)
+                value.update(labels)
+                value["o"] = offset
+                value["rev"] += 1
+                counts = value["c"]
+                for metric, n in add.counts.items():
+                    counts[metric] = counts.get(metric, 0) + n
+                self.dirty.add(key)
+        if plan.totals is not None:
+            t = plan.totals
+            value = store.unflushed(t.key)
+            if value is None:
+                stored = store.get(t.key)
+                if stored is None:
+                    value = {"c": {}, "first": t.occurred, "last": t.occurred}
+                else:
+                    # `first`: the event time that created the group, fixed from then on;
+                    # label admission ranks groups by it, so the same state admits the same
+                    # labels before and after a restart (records older than the field rank
+                    # first).
+                    value = {**stored, "c": dict(stored["c"]), "first": stored.get("first", 0)}
+                store.put(t.key, value, partition)
+                self.index.setdefault(partition, set()).add(t.key)
+            # Labels a record leaves out (a team an e-mail credit does not name) keep their
+            # last value, as a window's do.
+            value["p"], value["g"] = partition, plan.group
+            value.update(labels)
+            value["o"] = offset
+            counts = value["c"]
+            for metric, n in t.counts.items():
+                counts[metric] = counts.get(metric, 0) + n
+            # `last`: the newest event time that changed the group, so metrics can retire
+            # groups gone quiet (an email campaign) while the KPI topic keeps them.
+            value["last"] = max(t.occurred, value.get("last", t.occurred))
+            self.dirty_totals.add(t.key)
+        if plan.advance is not None:
+            pkey = partition_key(partition)
+            value = store.unflushed(pkey)
+            if value is None:
+                value = dict(self._partition_state(partition))
+                store.put(pkey, value, partition)
+            _apply_step(value, plan.advance)
+        if plan.facts is not None:
+            ekey, state, facts = plan.facts
+            self._known_facts[ekey] = (state, facts)
 
     def flush(self) -> int:
         """Hand buffered writes to the durable store; must run before offsets are committed."""
+        # Bounded by what a flush holds; the states are the store's own objects until then.
+        self._known_facts.clear()
         return self.store.flush()
 
     # ---- windows over time -----------------------------------------------------------------
@@ -451,3 +558,20 @@ class Engine(Generic[E]):
                     value = self.store.get(key)
                     if value is not None:
                         yield key, value
+
+
+def _apply_step(value: Value, step: Advance) -> None:
+    """The partition record after an applied event, in place on a value only the caller
+    holds."""
+    wm = value["wm"]
+    value["o"] = step.offset
+    value["wm"] = step.occurred if wm is None else max(wm, step.occurred)
+    value["applied"] += 1
+    value["last_ms"] = step.occurred
+    value["lag"] = step.lag
+    if step.late:
+        value["late"] += 1
+        # A copy: a duplicate's or a rejection's record shares it with the value before.
+        late_w = value["late_w"] = dict(value["late_w"])
+        for name in step.late:
+            late_w[name] = late_w.get(name, 0) + 1

@@ -150,8 +150,9 @@ class Engine(Generic[E]):
         self.dedupe_retention_ms = dedupe_retention_ms
         self.live_lag_ms = live_lag_ms
         self.open_windows: dict[int, set[str]] = {}
-        # Window and totals keys per partition: scrapes read these, never the entity keys.
-        self.index: dict[int, set[str]] = {}
+        # Totals keys per partition: scrapes read these and look the shown windows up by key,
+        # never walking the windows (thousands, kept for retention) or the entities.
+        self.totals_index: dict[int, set[str]] = {}
         self.dirty: set[str] = set()
         self.dirty_totals: set[str] = set()
         self.last_event_wall_ms: dict[int, int] = {}
@@ -376,9 +377,8 @@ class Engine(Generic[E]):
             if key.startswith("w/"):
                 self.open_windows.setdefault(partition, set()).add(key)
                 self.dirty.add(key)
-            if key.startswith(("w/", "t/")):
-                self.index.setdefault(partition, set()).add(key)
             if key.startswith("t/"):
+                self.totals_index.setdefault(partition, set()).add(key)
                 self.dirty_totals.add(key)
         if plan.kind == "applied":
             self._apply_adds(plan)
@@ -389,7 +389,6 @@ class Engine(Generic[E]):
         store, partition, offset, labels = self.store, plan.partition, plan.offset, plan.labels
         if plan.adds:
             open_windows = self.open_windows.setdefault(partition, set())
-            index = self.index.setdefault(partition, set())
             for add in plan.adds:
                 key = add.key
                 value = store.unflushed(key)
@@ -401,7 +400,6 @@ class Engine(Generic[E]):
                         value = {**stored, "c": dict(stored["c"])}
                     store.put(key, value, partition)
                     open_windows.add(key)
-                    index.add(key)
                 value.update(labels)
                 value["o"] = offset
                 value["rev"] += 1
@@ -423,7 +421,7 @@ class Engine(Generic[E]):
                     # first).
                     value = {**stored, "c": dict(stored["c"]), "first": stored.get("first", 0)}
                 store.put(t.key, value, partition)
-                self.index.setdefault(partition, set()).add(t.key)
+                self.totals_index.setdefault(partition, set()).add(t.key)
             # Labels a record leaves out (a team an e-mail credit does not name) keep their
             # last value, as a window's do.
             value["p"], value["g"] = partition, plan.group
@@ -481,15 +479,15 @@ class Engine(Generic[E]):
     def rebuild_index(self, partitions: set[int]) -> None:
         """After an assignment change: which windows are open here, and re-announce them."""
         self.open_windows = {p: set() for p in partitions}
-        self.index = {p: set() for p in partitions}
+        self.totals_index = {p: set() for p in partitions}
         for key, value in self.store.items():
             if value.get("p") not in partitions or not key.startswith(("w/", "t/")):
                 continue
-            self.index[value["p"]].add(key)
             if key.startswith("w/") and not value["final"]:
                 self.open_windows[value["p"]].add(key)
                 self.dirty.add(key)
             if key.startswith("t/"):
+                self.totals_index[value["p"]].add(key)
                 self.dirty_totals.add(key)  # re-announce: records may postdate a crash
 
     def due_windows(self, partition: int, watermark: int | None) -> list[tuple[str, Value]]:
@@ -545,19 +543,18 @@ class Engine(Generic[E]):
                 doomed.append((key, part))
         for key, part in doomed:
             self.store.delete(key, part)
-            self.index.get(part, set()).discard(key)
         return len(doomed)
 
     # ---- reading state ---------------------------------------------------------------------
 
-    def values(self, prefix: str, partitions: set[int]) -> Iterator[tuple[str, Value]]:
-        """Window ("w/") or totals ("t/") records of the given partitions."""
+    def all_totals(self, partitions: set[int]) -> Iterator[tuple[str, Value]]:
+        """Totals records of the given partitions, by partition, then key. Every window's
+        group has one (a window is only written with its totals, and sweeps keep totals)."""
         for part in sorted(partitions):
-            for key in sorted(self.index.get(part, ())):
-                if key.startswith(prefix):
-                    value = self.store.get(key)
-                    if value is not None:
-                        yield key, value
+            for key in sorted(self.totals_index.get(part, ())):
+                value = self.store.get(key)
+                if value is not None:
+                    yield key, value
 
 
 def _apply_step(value: Value, step: Advance) -> None:

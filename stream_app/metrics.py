@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from stream_app.clock import Clock
@@ -142,22 +142,25 @@ def window_rows(
     known group shows in every window, so a quiet rep shows 0, not "No data"; `rows(window)`
     says which label sets a window's counts go to."""
     wanted = shown_windows(engine, parts)
-    by_partition: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for (part, spec_name, _start), position in wanted.items():
-        by_partition[part].append((spec_name, position))
+    by_partition: dict[int, list[tuple[str, int, str]]] = defaultdict(list)
+    for (part, spec_name, start), position in wanted.items():
+        by_partition[part].append((spec_name, start, position))
     out: dict[Labels, dict[str, int]] = {}
-    for _, totals in engine.values("t/", parts):
+    # The shown windows looked up by key from each group's totals: walking every window
+    # kept for retention (thousands) made a scrape cost tens of ms on the worker's loop.
+    for _, totals in engine.all_totals(parts):
+        shown = by_partition.get(totals["p"], ())
         for labels in zero(totals):
-            for spec_name, position in by_partition.get(totals["p"], ()):
+            for spec_name, _start, position in shown:
                 out.setdefault((*labels, spec_name, position), {})
-    for _, window in engine.values("w/", parts):
-        shown = wanted.get((window["p"], window["spec"], window["start"]))
-        if shown is None:
-            continue
-        for labels, counts in rows(window):
-            bucket = out.setdefault((*labels, window["spec"], shown), {})
-            for fact, amount in counts.items():
-                bucket[fact] = bucket.get(fact, 0) + amount
+        for spec_name, start, position in shown:
+            window = engine.window(totals["g"], spec_name, start)
+            if window is None:
+                continue
+            for labels, counts in rows(cast(Value, window)):
+                bucket = out.setdefault((*labels, spec_name, position), {})
+                for fact, amount in counts.items():
+                    bucket[fact] = bucket.get(fact, 0) + amount
     return out
 
 
@@ -204,7 +207,7 @@ class StateCollector(Collector):
             return {}
         reps: dict[str, int] = {}
         teams: dict[str, int] = {}
-        for _, value in self.engine.values("t/", parts):
+        for _, value in self.engine.all_totals(parts):
             first = group_first(value)
             rank_into(reps, value["g"], first)
             rank_into(teams, value.get("team", ""), first)
@@ -237,7 +240,7 @@ class StateCollector(Collector):
 
     def _totals(self, parts: set[int]) -> Iterator[Any]:
         sums: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for _, value in self.engine.values("t/", parts):
+        for _, value in self.engine.all_totals(parts):
             bucket = sums[self._labels(value)]
             for fact, amount in value["c"].items():
                 bucket[fact] += amount
@@ -399,3 +402,22 @@ class RebalanceCollector(Collector):
         )
         family.add_metric([], self.count())
         yield family
+
+
+class Only(Collector):
+    """The samples of a registry whose names are asked for (`/metrics?name[]=...`, the
+    convention of prometheus_client's own handlers). Filtered after collection: the collectors
+    here name their metrics only when collected, and rendering, not collecting, is most of a
+    scrape's cost."""
+
+    def __init__(self, registry: Collector, names: set[str]) -> None:
+        self.registry = registry
+        self.names = names
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self.registry.collect():
+            samples = [sample for sample in metric.samples if sample.name in self.names]
+            if samples:
+                kept = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+                kept.samples = samples
+                yield kept

@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,7 +30,7 @@ from stream_app.ingest import Handoff, Ingest
 from stream_app.intake import Batch, BatchApp, BatchConsumer
 from stream_app.kafka_config import faust_credentials
 from stream_app.logstorm import LogStorm
-from stream_app.metrics import LabelGuard, RebalanceCollector, SequencerCollector
+from stream_app.metrics import LabelGuard, Only, RebalanceCollector, SequencerCollector
 from stream_app.partitioner import KafkaPartitioner
 from stream_app.pipeline import Context
 from stream_app.publish import Publisher
@@ -376,7 +377,10 @@ class Service:
                     status=401,
                     headers={"WWW-Authenticate": challenge(s.metrics_auth_token)},
                 )
-            return web.bytes(self.exposition(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+            # `?name[]=m&name[]=n` keeps only those series, as prometheus_client's own
+            # handlers do: a poller after one metric does not pay for rendering all of them.
+            names = request.query.getall("name[]", [])
+            return web.bytes(self.exposition(names), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
         @app.page("/healthz")
         async def healthz(web: Any, request: Any) -> Any:
@@ -400,7 +404,7 @@ class Service:
                 body["stalled"] = stalled
             return web.json(body, status=200 if body["ready"] else 503)
 
-    def exposition(self) -> bytes:
+    def exposition(self, names: Iterable[str] = ()) -> bytes:
         """The scrape, rendered from state as it is: never waits on the lock, which handle()
         and tick() hold while the producer waits on the broker (a scrape once took 31.7 s
         during an outage and Prometheus marked the worker down). Collectors only read, and
@@ -408,7 +412,8 @@ class Service:
         if not self.lock.locked():
             self._sync_index()
         self.guard.new_scrape()
-        return generate_latest(self.registry)
+        wanted = set(names)
+        return generate_latest(Only(self.registry, wanted) if wanted else self.registry)
 
     def _sync_index(self) -> set[int]:
         owned = self.owned_partitions()

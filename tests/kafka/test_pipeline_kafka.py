@@ -167,3 +167,17 @@ def test_no_personal_data_in_labels(run: Run) -> None:
         for labels in series:
             for _name, value in labels:
                 assert "@" not in value and "call-" not in value
+
+
+def test_a_scrape_can_ask_for_some_metrics_only(run: Run) -> None:
+    """`?name[]=` (prometheus_client's convention): only the named series, the same values."""
+    from tests.helpers.support import parse_metrics
+
+    full = parse_metrics(run.metrics_text)
+    names = ["isales_calls_dials_total", "isales_calls_window_connect_rate"]
+    status, body = run.worker.get("/metrics?name[]=" + "&name[]=".join(names))
+    assert status == 200
+    some = parse_metrics(body)
+    assert set(some) == set(names)
+    assert some == {name: full[name] for name in names}
+    assert len(some["isales_calls_dials_total"]) >= 10  # one series a rep

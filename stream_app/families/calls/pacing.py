@@ -258,7 +258,7 @@ class Pacing:
         engine = self.ctx.engine
         start = window_for(now_ms, self.day_spec, self.settings.business_timezone).start_ms
         days = []
-        for _, totals in engine.values("t/", self.ctx.owned()):
+        for _, totals in engine.all_totals(self.ctx.owned()):
             window = engine.window(totals["g"], self.day_spec.name, start)
             counts = {} if window is None else window["c"]
             days.append(RepDay(totals["g"], totals.get("team", ""), counts))

@@ -29,7 +29,7 @@ HELP = {
 class CrmCollector(StateCollector):
     def label_candidates(self, parts: set[int]) -> Candidates:
         ranks: Candidates = {"rep": {}, "team": {}, "segment": {}, "currency": {}, "field": {}}
-        for _, totals in self.engine.values("t/", parts):
+        for _, totals in self.engine.all_totals(parts):
             first = group_first(totals)
             figures = split(totals["c"])
             for currency in figures["unattributed_amount"]:
@@ -103,7 +103,7 @@ class CrmCollector(StateCollector):
         )
         unattributed: dict[str, int] = {"won": 0, "lost": 0}
         unattributed_amount: dict[str, int] = defaultdict(int)
-        for _, totals in self.engine.values("t/", parts):
+        for _, totals in self.engine.all_totals(parts):
             figures = split(totals["c"])
             if totals["g"] == UNATTRIBUTED:
                 for outcome, n in figures["unattributed"].items():

@@ -68,7 +68,7 @@ class EmailCollector(StateCollector):
         in event time, so a backfilled campaign shows like a live one."""
         wms = {part: self.engine.watermark(part) for part in parts}
         live = {}
-        for _, value in self.engine.values("t/", parts):
+        for _, value in self.engine.all_totals(parts):
             wm = wms.get(value["p"])
             if wm is None or wm - value.get("last", wm) <= self.idle_ms:
                 live[value["g"]] = value

@@ -143,7 +143,7 @@ class ReachCollector(StateCollector):
 
     def label_candidates(self, parts: set[int]) -> Candidates:
         ranks: Candidates = {"rep": {}, "team": {}, "segment": {}, "channel": {}, "campaign": {}}
-        for _, totals in self.engine.values("t/", parts):
+        for _, totals in self.engine.all_totals(parts):
             first = group_first(totals)
             kind, name = split_group(totals["g"])
             rank_into(ranks["rep" if kind == "rep" else "segment"], name, first)
@@ -161,7 +161,7 @@ class ReachCollector(StateCollector):
 
     def segment_totals(self, parts: set[int]) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
-        for _, totals in self.engine.values("t/", parts):
+        for _, totals in self.engine.all_totals(parts):
             kind, name = split_group(totals["g"])
             if kind == "seg":
                 out[name] = totals["c"]
@@ -184,7 +184,7 @@ class ReachCollector(StateCollector):
     def band_outcomes(self, parts: set[int]) -> dict[str, dict[Band, dict[str, int]]]:
         """rep group -> band -> handoffs, accepted, rejected, won, lost (all time)."""
         out: dict[str, dict[Band, dict[str, int]]] = {}
-        for _, totals in self.engine.values("t/", parts):
+        for _, totals in self.engine.all_totals(parts):
             if not totals["g"].startswith(REP):
                 continue
             rows: dict[Band, dict[str, int]] = {}
@@ -292,7 +292,7 @@ class ReachCollector(StateCollector):
                 ("lost", "_lost", ", lost"),
             )
         }
-        for _, totals in self.engine.values("t/", parts):
+        for _, totals in self.engine.all_totals(parts):
             if not totals["g"].startswith(REP):
                 continue
             rep, team = self._labels(totals)

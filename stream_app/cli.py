@@ -33,8 +33,10 @@ def _settings() -> Settings:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from stream_app.runtime import tune_gc
     from stream_app.service import Service, Worker
 
+    tune_gc()
     settings = _settings()
     service = Service(settings, pipeline=args.pipeline)
     worker = Worker(service, loglevel=settings.log_level.upper(), quiet=True)

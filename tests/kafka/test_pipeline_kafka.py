@@ -181,3 +181,22 @@ def test_a_scrape_can_ask_for_some_metrics_only(run: Run) -> None:
     assert set(some) == set(names)
     assert some == {name: full[name] for name in names}
     assert len(some["isales_calls_dials_total"]) >= 10  # one series a rep
+
+
+def test_the_up_console_reads_its_figures_from_a_worker(run: Run) -> None:
+    """The console asks for its five series only; they equal the whole scrape's."""
+    from stream_app.console import read
+    from tests.helpers.support import parse_metrics
+
+    full = parse_metrics(run.metrics_text)
+
+    def total(name: str) -> float:
+        return sum(full[name].values())
+
+    status = read("calls", run.worker.url.removeprefix("http://"))
+    assert status.ready
+    assert status.applied == total("isales_events_applied_total") > 0
+    assert status.dead == total("isales_dead_letter_events_total") > 0
+    assert status.late == total("isales_late_events_total") > 0
+    assert status.lag == total("isales_consumer_lag_messages")
+    assert status.watermark == max(full["isales_watermark_timestamp_seconds"].values())

@@ -1,10 +1,12 @@
 """Benchmark (not a test): the per-record cost of decode and the engine, without Kafka.
 
     .venv/bin/python -m bench.hot_path --calls 20000 --repeat 5
+    .venv/bin/python -m bench.hot_path --pipeline email --repeat 5
 
-The seeded calls scenario of `bench.throughput`, as bytes, through `decide()` (decode, then
-the engine's plan) and `Engine.commit`, one partition, a flush (the write-back handing its
-keys to the store) every `--batch` records, into an in-memory store. Prints µs per record for
+The seeded calls (or e-mail) scenario of `bench.throughput`, as bytes, through `decide()`
+(decode, then the engine's plan) and `Engine.commit`, one partition, a flush (the write-back
+handing its keys to the store) every `--batch` records, into an in-memory store. The engine
+is built from the pipeline's own spec, as the service builds it. Prints µs per record for
 decode alone and for the whole path, median of the repeats: the ceiling the worker's Kafka
 and Faust glue is measured against.
 """
@@ -21,10 +23,12 @@ from stream_app.clock import SystemClock
 from stream_app.decode import decode
 from stream_app.engine import Engine
 from stream_app.families.calls.demo import ScenarioConfig, scenario
-from stream_app.families.calls.family import CallsFamily
+from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
 from stream_app.ingest import decide
+from stream_app.registry import spec_for
 from stream_app.settings import Settings
 from stream_app.store import DictStore
+from stream_app.windows import parse_windows
 
 
 class NullLogStore(DictStore):
@@ -37,18 +41,20 @@ class NullLogStore(DictStore):
         self.data.pop(key, None)
 
 
-def run(records: list[Any], s: Settings, batch: int) -> tuple[float, float]:
+def run(records: list[Any], s: Settings, batch: int, pipeline: str) -> tuple[float, float]:
     clock = SystemClock()
-    family = CallsFamily(s.short_call_seconds)
+    # The pipeline's own family and engine settings, as the service builds them.
+    spec = spec_for(s, pipeline)
+    family = spec.family
     engine: Engine[Any] = Engine(
         family,
         NullLogStore(),
         clock,
-        specs=s.window_specs,
+        specs=s.window_specs if spec.windows is None else parse_windows(spec.windows),
         tz=s.business_timezone,
-        grace_ms=s.grace_ms,
+        grace_ms=s.grace_ms if spec.grace_seconds is None else int(spec.grace_seconds * 1000),
         window_retention_ms=int(s.window_retention_hours * 3_600_000),
-        dedupe_retention_ms=int(s.dedupe_retention_hours * 3_600_000),
+        dedupe_retention_ms=int(spec.dedupe_hours * 3_600_000),
     )
     now = clock.now_ms()
     t0 = time.perf_counter()
@@ -81,10 +87,14 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--pipeline", choices=["calls", "email"], default="calls")
     args = parser.parse_args()
     s = Settings()
-    records = scenario(ScenarioConfig(seed=100, calls=args.calls, malformed=20))
-    runs = [run(records, s, args.batch) for _ in range(args.repeat)]
+    if args.pipeline == "email":
+        records = email_scenario(EmailScenarioConfig(seed=100))
+    else:
+        records = scenario(ScenarioConfig(seed=100, calls=args.calls, malformed=20))
+    runs = [run(records, s, args.batch, args.pipeline) for _ in range(args.repeat)]
     dec = statistics.median(r[0] for r in runs)
     tot = statistics.median(r[1] for r in runs)
     print(

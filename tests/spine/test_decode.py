@@ -149,3 +149,11 @@ def test_reasons_are_bounded() -> None:
     payload = as_bytes({**raw_event(), **{f"k{i}": i for i in range(10)}, "status": "x" * 5000})
     result = run(payload)
     assert isinstance(result, Rejected) and len(result.reason) <= 300
+
+
+def test_an_id_is_checked_for_personal_data_every_time_it_comes() -> None:
+    """Clean ids are remembered (the check is skipped for them); a personal one never is."""
+    for _ in range(3):
+        assert isinstance(run(as_bytes(raw_event(rep="rep-7")), key=b"rep-7"), Accepted)
+        result = run(as_bytes(raw_event(rep="rep5551234567")), key=b"rep5551234567")
+        assert isinstance(result, Rejected) and result.reason_class == "personal_data"

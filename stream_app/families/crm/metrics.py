@@ -47,12 +47,9 @@ class CrmCollector(StateCollector):
                     rank_into(ranks[label], value, first)
         return ranks
 
-    def collect(self) -> Iterator[Any]:
-        parts = self.owned()
+    def family_series(self, parts: set[int]) -> Iterator[Any]:
         yield from self._crm_totals(parts)
         yield from self._crm_windows(parts)
-        yield from self._pipeline(parts)
-        yield self.guard.collect(self.pipeline_prefix)
 
     def _crm_totals(self, parts: set[int]) -> Iterator[Any]:
         p = self.prefix

@@ -54,14 +54,11 @@ class EmailCollector(StateCollector):
                     rank_into(ranks[label], value, first)
         return ranks
 
-    def collect(self) -> Iterator[Any]:
-        parts = self.owned()
+    def family_series(self, parts: set[int]) -> Iterator[Any]:
         live = self._live(parts)
         yield from self._cohorts(live)
         yield from self._ab(live)
         yield from self._activity(parts, live)
-        yield from self._pipeline(parts)
-        yield self.guard.collect(self.pipeline_prefix)
 
     def _live(self, parts: set[int]) -> dict[str, Value]:
         """Campaigns with an event within `idle_ms` of their partition's watermark: measured

@@ -261,13 +261,10 @@ class ReachCollector(StateCollector):
 
     # ---- exposition ---------------------------------------------------------------------------
 
-    def collect(self) -> Iterator[Any]:
-        parts = self.owned()
+    def family_series(self, parts: set[int]) -> Iterator[Any]:
         yield from self._reps(parts)
         yield from self._rep_windows(parts)
         yield from self._segments(parts)
-        yield from self._pipeline(parts)
-        yield self.guard.collect(self.pipeline_prefix)
 
     def _reps(self, parts: set[int]) -> Iterator[Any]:
         p = self.prefix

@@ -54,6 +54,29 @@ def fact_key(metric: str, *parts: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Delta:
+    metric: str
+    ts_ms: int
+    value: int
+
+
+def fact_deltas(old: Facts, new: Facts) -> list[Delta]:
+    """Retract what an entity contributed before, add what it contributes now: for every fact
+    key that changed, in key order, the old (timestamp, -value) then the new."""
+    deltas: list[Delta] = []
+    # Most of an entity's facts are the same after an event: only the changed are sorted.
+    changed = [m for m, after in new.items() if old.get(m) != after]
+    changed += [m for m in old if m not in new]
+    for metric in sorted(changed):
+        before, after = old.get(metric), new.get(metric)
+        if before is not None:
+            deltas.append(Delta(metric, before[0], -before[1]))
+        if after is not None:
+            deltas.append(Delta(metric, after[0], after[1]))
+    return deltas
+
+
+@dataclass(frozen=True, slots=True)
 class MetricSpec:
     """A counted fact as it appears in Prometheus and on the KPI topic."""
 
@@ -134,6 +157,14 @@ class Family(Protocol[E]):
         before the event's state is written, so a replay after a crash re-sends at worst, with
         the same event ids, which the downstream dedupe absorbs."""
         ...
+
+
+class FamilyDeltas(Protocol):
+    """Optional, beside Family: `fact_deltas(facts(old) if old else {}, facts(new))` computed
+    from the two states without building either fact set. Must equal it exactly (order
+    included); a family's tests check it against the facts."""
+
+    def state_deltas(self, old: State | None, new: State) -> list[Delta]: ...
 
 
 def derive(counts: Mapping[str, int], spec: DerivedSpec) -> float | None:

@@ -73,6 +73,10 @@ def registry_of(s: Settings, spec: PipelineSpec, engine: Engine[Any], clock: Fak
         outputs=spec.outputs,
     )
     registry = CollectorRegistry()
+    # As the service registers them: the pipeline's extras (calls: pacing), then its own.
+    for extra in spec.extras(ctx):
+        for collector in extra.collectors():
+            registry.register(collector)
     registry.register(spec.collector(ctx))
     return registry, ctx.guard
 

@@ -30,6 +30,7 @@ from stream_app.business_time import (
 )
 from stream_app.clock import Clock
 from stream_app.families.calls.targets import TargetsFile, TargetsStore
+from stream_app.metrics import wanted_under
 from stream_app.windows import window_for
 
 if TYPE_CHECKING:
@@ -165,6 +166,13 @@ class PacingCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         p, now = self.prefix, self.clock.now_ms()
+        if wanted_under(f"{p}_business") or wanted_under(f"{p}_targets"):
+            yield from self._calendar(now)
+        if wanted_under(f"{p}_pacing"):
+            yield from self._rows(now)
+
+    def _calendar(self, now: int) -> Iterator[Any]:
+        p = self.prefix
         cal = self.store.calendar
         open_g = GaugeMetricFamily(
             f"{p}_business_open",
@@ -191,7 +199,6 @@ class PacingCollector(Collector):
         )
         loaded.add_metric([], (self.store.loaded_at_ms or 0) / 1000)
         yield from (open_g, elapsed, reloads, loaded)
-        yield from self._rows(now)
 
     def _rows(self, now: int) -> Iterator[Any]:
         labels = ["rep", "team", "kpi", "period"]

@@ -16,6 +16,7 @@ from schemas.email import EmailEvent
 from stream_app.families.email.ab import compare, two_proportion_z
 from stream_app.families.email.family import EmailFamily, fact_name
 from stream_app.families.email.kpis import by_dimension, rates
+from stream_app.family import fact_deltas
 
 FAM = EmailFamily("Europe/Berlin")
 SENT = 1_772_438_400_000  # 2026-03-02 09:00 Europe/Berlin, a Monday
@@ -244,3 +245,39 @@ def test_campaign_labels_are_capped_into_other() -> None:
     other = 'isales_email_cohort_delivered{campaign="other",dimension="variant",value="B"} 2.0'
     assert other in text  # folded, still counted
     assert 'isales_label_overflow_total{label="campaign"} 2.0' in text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            KINDS,
+            st.integers(0, 10_000_000),
+            st.booleans(),
+            st.sampled_from(["A", "B"]),
+            st.sampled_from([None, "team-a"]),
+            st.sampled_from([0, 3_600_000]),
+        ),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_an_events_changes_computed_from_the_states_equal_the_facts_difference(
+    raw: list[tuple[str, int, bool, str, str | None, int]],
+) -> None:
+    """The engine takes `state_deltas` in place of the difference of the two states' facts
+    (README: an event retracts what its message contributed and adds what it contributes now):
+    they must agree for every event, whichever attributes the newer event brings."""
+    state = None
+    for n, (kind, offset, flag, variant, team, sent_shift) in enumerate(raw):
+        extra: dict[str, Any] = {"variant": variant, "sent_at": SENT + sent_shift}
+        if team is not None:
+            extra["owner_team_id"] = team
+        if kind in ("open", "click"):
+            extra["machine_open"] = flag
+        if kind == "bounce":
+            extra["bounce_type"] = "hard" if flag else "soft"
+        new = FAM.merge(state, event(kind, SENT + sent_shift + offset, n, **extra))
+        expected = fact_deltas(FAM.facts(state) if state else {}, FAM.facts(new))
+        assert FAM.state_deltas(state, new) == expected
+        state = new

@@ -53,8 +53,11 @@ def fact_key(metric: str, *parts: str) -> str:
     return FACT_SEP.join((metric, *parts)) if parts else metric
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Delta:
+    """One fact's change to its bucket's counts. Not frozen: several are built per event,
+    and a frozen dataclass's __init__ costs three times a plain one's (600 vs 190 ns)."""
+
     metric: str
     ts_ms: int
     value: int

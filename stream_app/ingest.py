@@ -27,7 +27,7 @@ from stream_app.source import Source
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per record: not frozen, whose __init__ is 3x slower
 class Decided:
     plan: Plan
     rejected: Rejected | None = None

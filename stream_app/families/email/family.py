@@ -120,6 +120,7 @@ class EmailFamily:
         self._send_times: dict[int, tuple[str, str]] = {}
         self._names: dict[tuple[tuple[str, str], ...], dict[str, tuple[str, ...]]] = {}
         self._windowed: dict[str, bool] = {}
+        self._names_by: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
 
     def partition_key(self, event: EmailEvent) -> str:
         return event.campaign_id
@@ -228,7 +229,7 @@ class EmailFamily:
     def facts(self, state: State) -> Facts:
         if "tag" not in state:
             return {}
-        names = self._fact_names(tuple(self.dimensions(state).items()))
+        names = self._names_of(state)
         return {
             name: (at, 1)
             for metric, at in self.message_facts(state).items()
@@ -237,18 +238,23 @@ class EmailFamily:
 
     def state_deltas(self, old: State | None, new: State) -> list[Delta]:
         """`fact_deltas(facts(old), facts(new))` (FamilyDeltas) without the ~25 facts of each
-        side: a message's dimensions rarely change between its events (only a newer event's
-        attributes replace them), so only the metrics whose time changed are expanded into
-        their keys."""
-        if not old or "tag" not in old or "tag" not in new or _dims_of(old) != _dims_of(new):
+        side: a message's first event adds each of its facts; after that its dimensions
+        rarely change (only a newer event's attributes replace them), so only the metrics
+        whose time changed are expanded into their keys."""
+        if "tag" not in new:
             return fact_deltas(self.facts(old) if old else {}, self.facts(new))
-        before = self.message_facts(old)
         after = self.message_facts(new)
+        names = self._names_of(new)
+        if not old or "tag" not in old:
+            added = sorted((name, at) for m, at in after.items() for name in names[m])
+            return [Delta(name, at, 1) for name, at in added]
+        if _dims_of(old) != _dims_of(new):
+            return fact_deltas(self.facts(old), self.facts(new))
+        before = self.message_facts(old)
         changed = [m for m, at in after.items() if before.get(m) != at]
         changed += [m for m in before if m not in after]
         if not changed:
             return []
-        names = self._fact_names(tuple(self.dimensions(new).items()))
         deltas: list[Delta] = []
         for name, metric in sorted((name, m) for m in changed for name in names[m]):
             was, now = before.get(metric), after.get(metric)
@@ -257,6 +263,18 @@ class EmailFamily:
             if now is not None:
                 deltas.append(Delta(name, now, 1))
         return deltas
+
+    def _names_of(self, state: State) -> dict[str, tuple[str, ...]]:
+        """`_fact_names` of a message's dimensions, found by what they are made of."""
+        weekday, hour = self._local_send_time(state["sent_at"])
+        key = (state["v"], state["seg"], weekday, hour, state["team"])
+        names = self._names_by.get(key)
+        if names is None:
+            names = self._fact_names(tuple(self.dimensions(state).items()))
+            if len(self._names_by) >= CACHE_MAX:
+                self._names_by.clear()
+            self._names_by[key] = names
+        return names
 
     def _fact_names(self, dims: tuple[tuple[str, str], ...]) -> dict[str, tuple[str, ...]]:
         """metric -> its fact keys under one message's dimensions; messages of a campaign

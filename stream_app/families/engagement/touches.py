@@ -32,7 +32,7 @@ REACH = "reach"  # emit role of the reach topic
 E = TypeVar("E", bound=BaseModel)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one or two per tapped event: a frozen __init__ is 3x slower
 class LeadTouch:
     lead_id: str
     touch: Touch

@@ -206,6 +206,9 @@ class Tapped(Generic[E]):
         self.facts: Callable[[State], Facts] = inner.facts
         self.labels: Callable[[State], Mapping[str, str]] = inner.labels
         self.windowed: Callable[[str], bool] = inner.windowed
+        # Asked of every record (decide()); through __getattr__ a family without it raised
+        # and caught an AttributeError each time.
+        self.max_payload_bytes: int | None = getattr(inner, "max_payload_bytes", None)
 
     def __getattr__(self, name: str) -> Any:
         # A family's own extras (the calls family's short-call threshold, ...).

@@ -31,6 +31,8 @@ ENGAGEMENT = "engagement"  # emit role of kpi.engagement
 TOUCH_CAP = 256
 """Touches kept per lead (the newest by time): older ones have decayed to nothing that matters
 (256 touches span months for the busiest lead) and the state stays bounded."""
+VIEW_CACHE_MAX = 4_096
+"""Leads whose last reach view is remembered (a few KB each) before the memory starts over."""
 UNASSIGNED = "_unassigned"
 UNKNOWN_SEGMENT = "unknown"
 OUTREACH: frozenset[str] = frozenset({"call_dial", "email_delivered"})
@@ -88,6 +90,7 @@ class LeadFamily:
         # A loader: the file is read where the worker runs (the spec is also built elsewhere,
         # by `topics` or a compose check, where the file's path may not exist).
         self._config = config
+        self._views: dict[str, tuple[State, dict[tuple[str, str], dict[str, Any]]]] = {}
 
     @cached_property
     def config(self) -> EngagementConfig:
@@ -209,14 +212,18 @@ class LeadFamily:
         times = [t[0] for t in state["t"].values()]
         return max(times) if times else None
 
-    def reach_view(self, state: State) -> dict[tuple[str, str], dict[str, Any]]:
+    def reach_view(
+        self, state: State, score: Callable[[int], float] | None = None
+    ) -> dict[tuple[str, str], dict[str, Any]]:
         """(group, credited id) -> the credit's body, without its version: the handoffs per
-        rep and the lead's status in its segment."""
+        rep and the lead's status in its segment. `score(at)`: the lead's score at `at`."""
         cfg, touches = self.config, state["t"]
+        if score is None:
+            score = self._scorer(state)
         view: dict[tuple[str, str], dict[str, Any]] = {}
         counts = {"accepted": 0, "won": 0}
         for opp, (at, _tid, rep, team, _seg) in sorted(state["h"].items()):
-            value = lead_score(touches, at, cfg)
+            value = score(at)
             decisions = {d for _, d in state["d"].get(opp, {}).values()}
             body = {
                 "kind": ReachKind.handoff.value,
@@ -248,7 +255,7 @@ class LeadFamily:
             "accepted_n": counts["accepted"],
             "won_n": counts["won"],
             "touches": per_channel,
-            "score": lead_score(touches, last, cfg) if last is not None else 0.0,
+            "score": score(last) if last is not None else 0.0,
             "score_at": last,
         }
         return view
@@ -259,7 +266,8 @@ class LeadFamily:
         if old is not None and old["n"] == new["n"]:
             return []  # nothing changed (an earlier copy of the touch stands)
         lead = event.lead_id
-        out: list[Emit] = [self._engagement_record(lead, new)]
+        score = self._scorer(new)
+        out: list[Emit] = [self._engagement_record(lead, new, score)]
         v = new["n"]
         tid = event.touch_id
         touch = new["t"].get(tid)
@@ -279,8 +287,11 @@ class LeadFamily:
                     },
                 )
             )
-        before = self.reach_view(old) if old is not None else {}
-        after = self.reach_view(new)
+        before = self._view_of(lead, old) if old is not None else {}
+        after = self.reach_view(new, score)
+        if len(self._views) >= VIEW_CACHE_MAX:
+            self._views.clear()
+        self._views[lead] = (new, after)
         for (group, ident), body in after.items():
             if before.get((group, ident)) != body:
                 out.append(_reach(ident or lead, v, group, body))
@@ -290,12 +301,40 @@ class LeadFamily:
                 out.append(_reach(ident or lead, v, group, gone))
         return out
 
-    def _engagement_record(self, lead: str, state: State) -> Emit:
+    def _view_of(self, lead: str, state: State) -> dict[tuple[str, str], dict[str, Any]]:
+        """`reach_view(state)`, remembered from the lead's last touch while `state` is still
+        the object that touch left (the store keeps it): each touch needs the view before and
+        after it, and the view walks every touch of the lead."""
+        known = self._views.get(lead)
+        if known is not None and known[0] is state:
+            return known[1]
+        return self.reach_view(state)
+
+    def _scorer(self, state: State) -> Callable[[int], float]:
+        """The lead's score at a time, each time computed once: the engagement record and the
+        reach view both score the lead at its newest touch and at each handoff, and a score
+        walks every touch of the lead."""
+        touches, cfg = state["t"], self.config
+        known: dict[int, float] = {}
+
+        def score(at_ms: int) -> float:
+            value = known.get(at_ms)
+            if value is None:
+                value = known[at_ms] = lead_score(touches, at_ms, cfg)
+            return value
+
+        return score
+
+    def _engagement_record(
+        self, lead: str, state: State, score: Callable[[int], float] | None = None
+    ) -> Emit:
         """kpi.engagement, keyed by lead: the score at the lead's newest touch (a consumer
         decays it to any later time: score x 2^(-(t - score_at) / half-life))."""
         cfg = self.config
+        if score is None:
+            score = self._scorer(state)
         last = self.last_touch_ms(state)
-        value = lead_score(state["t"], last, cfg) if last is not None else 0.0
+        value = score(last) if last is not None else 0.0
         rep, team = self.owner(state)
         channels: dict[str, int] = {}
         machine: dict[str, int] = {}
@@ -304,7 +343,7 @@ class LeadFamily:
             bucket[t[2]] = bucket.get(t[2], 0) + 1
         handoffs = []
         for opp, (at, _tid, h_rep, _team, _seg) in sorted(state["h"].items()):
-            at_handoff = lead_score(state["t"], at, cfg)
+            at_handoff = score(at)
             handoffs.append(
                 {
                     "opportunity_id": opp,

@@ -217,3 +217,25 @@ def test_credits_equal_the_truth_in_any_order(seed: int, order: int) -> None:
     assert got["scores"].keys() >= want["scores"].keys()
     for lead, value in want["scores"].items():
         assert got["scores"][lead] == pytest.approx(value, rel=1e-12, abs=1e-12)
+
+
+def test_a_leads_credits_are_the_same_whether_its_last_view_is_remembered_or_not() -> None:
+    """The stage remembers a lead's reach view from its last touch; what it sends must be
+    what a fresh stage computes from the same two states, also when the state it is handed
+    is not the one it last saw (a replay after a crash hands an older one)."""
+    from bench.throughput import touch_records
+
+    warm = LeadFamily(EngagementConfig())
+    states: dict[str, list[Any]] = {}
+    older_handed = 0
+    for n, record in enumerate(touch_records(1_200, seed=3)):
+        touch = TouchRecord.model_validate_json(record.value)
+        history = states.setdefault(touch.lead_id, [None])
+        old = history[-1]
+        if n % 7 == 0 and len(history) >= 3:
+            old, older_handed = history[-2], older_handed + 1
+        new = warm.merge(old, touch)
+        cold = LeadFamily(EngagementConfig())
+        assert warm.emit(old, new, touch) == cold.emit(old, new, touch)
+        history.append(new)
+    assert older_handed > 20

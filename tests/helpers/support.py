@@ -26,13 +26,22 @@ from stream_app.kafka_local import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str, every: float = 0.5) -> None:
+def wait_for(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    every: float = 0.5,
+    explain: Callable[[], str] | None = None,
+) -> None:
+    """`explain`: what the failure message should add (the processes' own account), read only
+    once it has timed out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    detail = f"\n{explain()}" if explain is not None else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}{detail}")
 
 
 def isolated_env(bootstrap: str, **overrides: str) -> dict[str, str]:
@@ -173,6 +182,14 @@ class WorkerProc:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=30)
+
+    def account(self, lines: int = 40) -> str:
+        """What the worker says of itself: its /readyz answer and the end of its log."""
+        status, body = self.get("/readyz")
+        return (
+            f"--- worker {self.log_path.stem}: alive={self.alive()} /readyz {status} {body}\n"
+            f"{self.log_tail(lines)}"
+        )
 
     def log_tail(self, lines: int = 60) -> str:
         if not self.log_path.exists():

@@ -35,19 +35,28 @@ def test_two_workers_then_one(kafka_bootstrap: str, tmp_path: Path) -> None:
             pa, pb = _partitions(a), _partitions(b)
             return bool(pa) and bool(pb) and sorted(pa + pb) == [0, 1, 2, 3]
 
-        wait_for(split, 120, "the four partitions split between two workers")
+        def both() -> str:
+            return f"{a.account()}\n{b.account()}"
+
+        wait_for(split, 120, "the four partitions split between two workers", explain=both)
         wait_for(
             lambda: processed(merged(a.scrape(), b.scrape())) == total,
             300,
             "both workers together processed everything",
+            explain=both,
         )
-        wait_for(split, 30, "still split")
+        wait_for(split, 30, "still split", explain=both)
         alone_a, alone_b = a.scrape(), b.scrape()
         assert 0 < processed(alone_a) < total and 0 < processed(alone_b) < total
         check_counters(merged(alone_a, alone_b), produced.truth)
 
         b.kill()
-        wait_for(lambda: _partitions(a) == [0, 1, 2, 3], 120, "survivor owns all partitions")
+        wait_for(
+            lambda: _partitions(a) == [0, 1, 2, 3],
+            120,
+            "survivor owns all partitions",
+            explain=a.account,
+        )
         wait_for(lambda: processed(a.scrape()) == total, 120, "survivor recovered all state")
         check_counters(a.scrape(), produced.truth)
     finally:

@@ -100,6 +100,8 @@ def _parse_timestamp(value: Any) -> datetime:
                 "timestamp {value} has no UTC offset; local times are ambiguous",
                 {"value": shown(value)},
             )
+        if parsed.tzinfo is UTC:  # "Z" or "+00:00", most vendors' form
+            return parsed
         try:
             return parsed.astimezone(UTC)
         except OverflowError:

@@ -138,8 +138,9 @@ class WriteBack:
         self.pending: dict[str, tuple[Value | None, int]] = {}
 
     def get(self, key: str) -> Value | None:
-        if key in self.pending:
-            return self.pending[key][0]
+        entry = self.pending.get(key)
+        if entry is not None:
+            return entry[0]
         return self.durable.get(key)
 
     def put(self, key: str, value: Value, partition: int) -> None:

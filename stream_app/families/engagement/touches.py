@@ -42,6 +42,10 @@ class LeadTouch:
     rep_id: str | None = None
 
 
+_OUTBOUND, _HUMAN, _MACHINE = Direction.outbound, AnsweredBy.human, AnsweredBy.machine
+"""Read once: on Python 3.11 a member read from its enum class is a Python-level call."""
+
+
 def from_call(event: CallEvent) -> list[LeadTouch]:
     """A dial per outbound call (at started_at) and, once answered, a connect or a machine
     answer (at answered_at); an inbound call a person took is a connect. No lead, no touch."""
@@ -49,13 +53,13 @@ def from_call(event: CallEvent) -> list[LeadTouch]:
         return []
     lead, call, rep = event.lead_id, event.call_id, event.rep_id
     out = []
-    if event.direction is Direction.outbound:
+    if event.direction is _OUTBOUND:
         dial = Touch(f"call:{call}:dial", to_ms(event.started_at), "call_dial")
         out.append(LeadTouch(lead, dial, "call", rep_id=rep))
     answered = event.answered_by
-    if answered in (AnsweredBy.human, AnsweredBy.machine):
+    if answered is _HUMAN or answered is _MACHINE:
         at = to_ms(event.answered_at or event.occurred_at)
-        kind = "call_connect" if answered is AnsweredBy.human else "call_machine"
+        kind = "call_connect" if answered is _HUMAN else "call_machine"
         out.append(LeadTouch(lead, Touch(f"call:{call}:{kind}", at, kind), "call", rep_id=rep))
     return out
 

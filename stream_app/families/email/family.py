@@ -51,6 +51,10 @@ _FIRST: dict[EmailEventType, str] = {
     EmailEventType.click: "ck",
 }
 
+# Read once: on Python 3.11 a member read from its enum class is a Python-level call.
+_OPENS = (EmailEventType.open, EmailEventType.click)
+_BOUNCE, _HARD = EmailEventType.bounce, BounceType.hard
+
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("sent", "sent", "Messages sent.", "sent_at"),
     MetricSpec("delivered", "delivered", "Messages delivered.", "delivered event"),
@@ -159,15 +163,15 @@ class EmailFamily:
                 sent_at=to_ms(event.sent_at),
             )
         kind = event.type
-        if kind in _FIRST:
-            field = _FIRST[kind]
+        field = _FIRST.get(kind)
+        if field is not None:
             new[field] = _earlier(new.get(field), at)
-        if kind in (EmailEventType.open, EmailEventType.click):
+        if kind in _OPENS:
             # A click implies an open; it is human unless the platform flags it.
             field = "mo" if event.machine_open else "ho"
             new[field] = _earlier(new.get(field), at)
-        if kind is EmailEventType.bounce:
-            field = "bh" if event.bounce_type is BounceType.hard else "bs"
+        if kind is _BOUNCE:
+            field = "bh" if event.bounce_type is _HARD else "bs"
             new[field] = _earlier(new.get(field), at)
         return new
 

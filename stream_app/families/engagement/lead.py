@@ -79,6 +79,14 @@ def _latest(items: Mapping[str, list[Any]], pick: int) -> tuple[Any, tuple[int, 
     return value, best
 
 
+def _rank(entry: list[Any]) -> tuple[Any, ...]:
+    """A touchpoint's versions in order: by time, then by what they say (a missing value
+    first). The earliest stands; of versions saying the same time (every event of a call
+    repeats its dial), one fixed by content, never by which arrived first."""
+    at, kind, *said = entry
+    return (at, kind, *((value is not None, value or "") for value in said))
+
+
 class LeadFamily:
     name: str = "engagement"
     key_field: str = "lead_id"
@@ -133,16 +141,10 @@ class LeadFamily:
         changed = False
         if kind in TOUCH_TYPES and kind not in NOT_A_TOUCHPOINT:
             seen = new["t"].get(event.touch_id)
-            if seen is None or (at, kind) < (seen[0], seen[1]):
+            entry = [at, kind, event.channel, event.rep_id, event.team_id, event.segment]
+            if seen is None or at < seen[0] or (at == seen[0] and _rank(entry) < _rank(seen)):
                 touches = dict(new["t"])
-                touches[event.touch_id] = [
-                    at,
-                    kind,
-                    event.channel,
-                    event.rep_id,
-                    event.team_id,
-                    event.segment,
-                ]
+                touches[event.touch_id] = entry
                 if len(touches) > TOUCH_CAP:
                     oldest = min(touches, key=lambda k: (touches[k][0], k))
                     del touches[oldest]

@@ -239,3 +239,31 @@ def test_a_leads_credits_are_the_same_whether_its_last_view_is_remembered_or_not
         assert warm.emit(old, new, touch) == cold.emit(old, new, touch)
         history.append(new)
     assert older_handed > 20
+
+
+def test_one_touch_told_at_the_same_time_by_differing_events_is_the_same_in_either_order() -> None:
+    """A call's every event repeats its dial at `started_at`; when two of them name different
+    teams (a rep moved mid-call) the lead keeps one version, and which must not depend on the
+    order they arrived in (a backfill orders them differently than the live stream did)."""
+
+    def touch(event_id: str, team: str, segment: str | None) -> TouchRecord:
+        return TouchRecord.model_validate(
+            {
+                "event_id": f"call:c1:dial@{event_id}",
+                "touch_id": "call:c1:dial",
+                "occurred_at": T0,
+                "lead_id": "lead-1",
+                "type": "call_dial",
+                "channel": "call",
+                "segment": segment,
+                "rep_id": "rep-a",
+                "team_id": team,
+            }
+        )
+
+    family = LeadFamily(CFG)
+    a, b = touch("e1", "team-x", None), touch("e2", "team-w", "smb")
+    one_way = family.merge(family.merge(None, a), b)
+    other_way = family.merge(family.merge(None, b), a)
+    assert one_way["t"] == other_way["t"]
+    assert family.owner(one_way) == family.owner(other_way)

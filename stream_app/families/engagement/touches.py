@@ -118,6 +118,8 @@ def touch_record(
 
 
 def call_touches(old: State | None, new: State, event: CallEvent) -> list[Emit]:
+    if event.lead_id is None:  # a call without a CRM contact: no comprehension built for it
+        return []
     return [touch_record(t, event.event_id, team_id=event.team_id) for t in from_call(event)]
 
 
@@ -219,4 +221,5 @@ class Tapped(Generic[E]):
         return getattr(self.inner, name)
 
     def emit(self, old: State | None, new: State, event: E) -> list[Emit]:
-        return [*self.inner.emit(old, new, event), *self.tap(old, new, event)]
+        own, tapped = self.inner.emit(old, new, event), self.tap(old, new, event)
+        return own + tapped if own else tapped

@@ -6,12 +6,11 @@
 The seeded calls (or e-mail) scenario of `bench.throughput`, as bytes, through `decide()`
 (decode, then the engine's plan) and `Engine.commit`, one partition, a flush (the write-back
 handing its keys to the store) every `--batch` records, into an in-memory store. The engine
-is built from the pipeline's own spec, as the service builds it, and the cycle collector runs at
-the worker's thresholds (at the defaults its full passes grow with the state: ~2% of the
-instructions at 4,000 calls, ~28% of the wall time over three passes of 20,000 calls
-under py-spy). Prints µs per record for
-decode alone and for the whole path, median of the repeats: the ceiling the worker's Kafka
-and Faust glue is measured against.
+is built from the pipeline's own spec, as the service builds it, and the cycle collector runs
+at the worker's thresholds (at the defaults its full passes grow with the state: ~2% of the
+instructions at 4,000 calls, ~28% of the wall time over three passes of 20,000 calls under
+py-spy). Prints µs per record for decode alone and for the whole path, median of the repeats:
+the ceiling the worker's Kafka and Faust glue is measured against.
 """
 
 from __future__ import annotations

@@ -103,6 +103,21 @@ def split_fact(key: str) -> tuple[str, str, str]:
     return fact.metric, dimension, value
 
 
+_PLAIN = (
+    ("sent", "sent"),
+    ("dlv", "delivered"),
+    ("df", "deferred"),
+    ("dr", "dropped"),
+    ("un", "unsubscribes"),
+    ("sp", "spam_reports"),
+    ("ck", "clicks"),
+    ("ho", "human_opens"),
+    ("mo", "machine_opens"),
+    ("bh", "bounced_hard"),
+)
+"""(state field, metric) of the facts a message's earliest occurrence of something is."""
+
+
 def _dims_of(state: State) -> tuple[Any, ...]:
     """What a message's dimensions (`EmailFamily.dimensions`) are a function of."""
     return state["v"], state["seg"], state["team"], state["sent_at"]
@@ -178,19 +193,7 @@ class EmailFamily:
     def message_facts(self, state: State) -> dict[str, int]:
         """metric -> the moment it happened, for one message."""
         out: dict[str, int] = {}
-        plain = {
-            "sent": "sent",
-            "dlv": "delivered",
-            "df": "deferred",
-            "dr": "dropped",
-            "un": "unsubscribes",
-            "sp": "spam_reports",
-            "ck": "clicks",
-            "ho": "human_opens",
-            "mo": "machine_opens",
-            "bh": "bounced_hard",
-        }
-        for field, metric in plain.items():
+        for field, metric in _PLAIN:
             if field in state:
                 out[metric] = state[field]
         if "bs" in state and "bh" not in state:

@@ -124,7 +124,9 @@ def call_touches(old: State | None, new: State, event: CallEvent) -> list[Emit]:
 
 
 def email_touches(old: State | None, new: State, event: EmailEvent) -> list[Emit]:
-    return [touch_record(t, event.event_id) for t in from_email(event)]
+    # At most one touch an event: no comprehension (a function object and a frame) for it.
+    touches = from_email(event)
+    return [touch_record(touches[0], event.event_id)] if touches else []
 
 
 def web_touches(old: State | None, new: State, event: WebEvent) -> list[Emit]:

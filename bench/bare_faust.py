@@ -19,8 +19,12 @@ from stream_app.service import QuietWorker
 
 def main() -> None:
     bootstrap, topic_name, progress = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    app_id = f"bare-{uuid.uuid4().hex[:6]}"
     app = faust.App(
-        f"bare-{uuid.uuid4().hex[:6]}",
+        app_id,
+        # Beside the progress file (the run's temporary directory): Faust's default is
+        # `<app id>-data` in the working directory, which littered the checkout.
+        datadir=str(progress.parent / f"{app_id}-data"),
         broker=f"kafka://{bootstrap}",
         autodiscover=False,
         consumer_auto_offset_reset="earliest",

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -140,6 +142,12 @@ def bytewax_rate(bootstrap: str, topic: str, total: int, tmp: Path) -> float:
     return progress_rate(cmd, progress, total, env)
 
 
+def rate_between(records: int, seconds: float) -> float:
+    """Records/s between two progress samples; NaN (printed as such) when every record came
+    before the first sample: a run too small to measure, not a crash of the benchmark."""
+    return records / seconds if seconds > 0 else math.nan
+
+
 def progress_rate(
     cmd: list[str], progress: Path, total: int, env: dict[str, str] | None = None
 ) -> float:
@@ -162,7 +170,7 @@ def progress_rate(
                 first = (now, n)
             time.sleep(0.1)
         assert first is not None
-        return (n - first[1]) / (now - first[0])
+        return rate_between(n - first[1], now - first[0])
     finally:
         proc.terminate()
         proc.wait(30)
@@ -208,7 +216,7 @@ def worker_rate(
             break
         time.sleep(PROGRESS_POLL_S)
     assert first is not None
-    return (total - first[1]) / (now - first[0]), worker, first[0]
+    return rate_between(total - first[1], now - first[0]), worker, first[0]
 
 
 def settled_at(worker: WorkerProc, quiet_s: float = 0.5, timeout_s: float = 600) -> float:
@@ -608,6 +616,11 @@ def main() -> int:
                 row["probe_scrape_ms"] = statistics.median(SCRAPE_S) * 1000
             rows.append(row)
             print(orjson.dumps(row).decode(), flush=True)
+    except BaseException:
+        print(f"bench: the workers' logs are kept in {tmp}", file=sys.stderr)
+        raise
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
     finally:
         if broker is not None:
             broker.stop()

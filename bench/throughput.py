@@ -35,6 +35,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.peers.venv import peers_python
 from schemas.common import from_ms
 from stream_app.clock import SystemClock
 from stream_app.decode import Accepted, decode
@@ -103,24 +104,6 @@ def bare_faust_rate(bootstrap: str, topic: str, total: int, tmp: Path) -> float:
     progress = tmp / f"bare-{uuid.uuid4().hex[:6]}"
     cmd = [sys.executable, "-m", "bench.bare_faust", bootstrap, topic, str(progress)]
     return progress_rate(cmd, progress, total)
-
-
-PEERS_VENV = ROOT / ".venv-peers"
-
-
-def peers_python() -> Path:
-    """The peers' own interpreter: created and filled on first use (Quix Streams and Bytewax
-    pin pydantic and confluent-kafka versions this project's environment must not take)."""
-    python = PEERS_VENV / "bin" / "python"
-    marker = PEERS_VENV / ".installed"
-    requirements = ROOT / "bench" / "peers" / "requirements.txt"
-    if not marker.exists() or marker.read_text() != requirements.read_text():
-        subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "-r", str(requirements)], check=True
-        )
-        marker.write_text(requirements.read_text())
-    return python
 
 
 def quix_rate(bootstrap: str, topic: str, total: int, tmp: Path) -> float:

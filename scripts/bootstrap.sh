@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Set-up on a fresh machine, idempotent: a venv with the project, Debian's promtool, and the
-# Apache Kafka broker jars (through Maven, cached in ~/.cache/isales-kpi). Needs Python 3.11,
-# Java 17+ and Maven.
+# Set-up on a fresh machine, idempotent: a venv with the locked dependencies and the project,
+# Debian's promtool, and the Apache Kafka broker jars (through Maven, cached in
+# ~/.cache/isales-kpi). Needs Python 3.11, Java 17+ and Maven.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,8 +15,15 @@ done
 [ -n "$python" ] || { echo "Python 3.11 is required" >&2; exit 1; }
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+# The tested set, exactly: every package pinned with its hashes in requirements.lock (refreshed
+# by scripts/lock.sh), then the project itself on top without resolving anything again.
+pip=(.venv/bin/python -m pip -q --disable-pip-version-check)
+"${pip[@]}" install 'pip==26.3'
+"${pip[@]}" install --require-hashes -r requirements.lock
+# setuptools warns on every editable install; its output is shown only when the install fails.
+log=$(mktemp)
+"${pip[@]}" install --no-deps --no-build-isolation -e . >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+rm -f "$log"
 
 # Debian packages the tests drive for real: Prometheus + promtool (rules, end-to-end),
 # Alertmanager (`up`'s ops stack), Chromium (the board in a browser) and docker-compose 1.29

@@ -42,24 +42,27 @@ from tests.helpers.support import WorkerProc, isolated_env, wait_for
 
 # (stage, path fragments): our own code first, matched from the innermost frame outwards.
 OWN: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("decode (JSON + validation)", ("stream_app/decode.py", "schemas/")),
+    ("decode (JSON + validation)", ("stream_app/spine/decode.py", "schemas/")),
     (
         "engine (dedupe, merge, windows, facts)",
         (
-            "stream_app/engine.py",
-            "stream_app/family.py",
+            "stream_app/spine/engine.py",
+            "stream_app/spine/family_protocol.py",
             "/family.py",
-            "stream_app/windows.py",
-            "stream_app/business_time.py",
-            "stream_app/sequence.py",
+            "stream_app/spine/windows.py",
+            "stream_app/spine/business_time.py",
+            "stream_app/spine/sequence.py",
         ),
     ),
-    ("state write-back + changelog sends", ("stream_app/faust_store.py", "stream_app/store.py")),
+    (
+        "state write-back + changelog sends",
+        ("stream_app/faust_store.py", "stream_app/spine/store.py"),
+    ),
     (
         "side records + KPI records",
-        ("stream_app/publish.py", "stream_app/dead_letter.py", "/records.py"),
+        ("stream_app/publish.py", "stream_app/spine/dead_letter.py", "/records.py"),
     ),
-    ("metrics (scrapes)", ("stream_app/metrics.py", "/metrics.py", "prometheus_client/")),
+    ("metrics (scrapes)", ("stream_app/spine/collector.py", "/metrics.py", "prometheus_client/")),
     (
         "ingest + batch glue",
         (

@@ -37,8 +37,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.peers.venv import peers_python
 from schemas.common import from_ms
-from stream_app.clock import SystemClock
-from stream_app.decode import Accepted, decode
 from stream_app.demo import Produced, produce
 from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.families.calls.family import CallsFamily
@@ -50,6 +48,8 @@ from stream_app.families.engagement.config import EngagementConfig
 from stream_app.families.engagement.lead import LeadFamily
 from stream_app.kafka_local import LocalKafka
 from stream_app.settings import Settings
+from stream_app.spine.clock import SystemClock
+from stream_app.spine.decode import Accepted, decode
 from stream_app.topics import ensure_topics
 from tests.helpers.checks import processed
 from tests.helpers.support import (

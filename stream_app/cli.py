@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from schemas.common import from_ms
-from stream_app import kafka_local, registry
+from stream_app import kafka_local
+from stream_app.spine import registry
 
 if TYPE_CHECKING:
     from stream_app.settings import Settings
@@ -89,8 +90,8 @@ def cmd_gateway(_: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from stream_app import demo
-    from stream_app.clock import SystemClock
     from stream_app.kafka_config import aiokafka_options
+    from stream_app.spine.clock import SystemClock
     from stream_app.topics import ensure_topics, wait_for_leaders
 
     settings = _settings()

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from stream_app.clock import Clock, SystemClock
+from stream_app.spine.clock import Clock, SystemClock
 
 
 @dataclass(frozen=True, slots=True)

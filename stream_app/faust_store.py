@@ -26,7 +26,7 @@ import orjson
 from rocksdict import WriteBatch
 
 from stream_app.record_batches import send_batches
-from stream_app.store import Value
+from stream_app.spine.store import Value
 
 log = logging.getLogger(__name__)
 

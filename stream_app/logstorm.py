@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from stream_app.clock import Clock
+from stream_app.spine.clock import Clock
 
 log = logging.getLogger("stream_app.kafka")
 

@@ -17,11 +17,11 @@ from typing import Any
 from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
 from faust.exceptions import ProducerSendError
 
-from stream_app.dead_letter import SideRecord, metadata_only, side_record
-from stream_app.engine import Engine
-from stream_app.pipeline import Output, PipelineSpec
 from stream_app.record_batches import Record, send_keyed
-from stream_app.store import Value
+from stream_app.spine.dead_letter import SideRecord, metadata_only, side_record
+from stream_app.spine.engine import Engine
+from stream_app.spine.pipeline import Output, PipelineSpec
+from stream_app.spine.store import Value
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 from aiokafka.structs import TopicPartition
 
-from stream_app.dead_letter import Headers
 from stream_app.partitioner import KafkaPartitioner
+from stream_app.spine.dead_letter import Headers
 
 Record = tuple[bytes | None, bytes | None, Headers | None]
 """Key, value (None: a tombstone) and headers (None: none), as they go on the wire."""

@@ -21,25 +21,25 @@ from typing import Any, cast
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from stream_app.clock import Clock, SystemClock
 from stream_app.cluster_watch import ClusterWatch
-from stream_app.engine import Engine
 from stream_app.faust_store import FaustTableStore
 from stream_app.health import StallWatch
 from stream_app.ingest import Handoff, Ingest
 from stream_app.intake import Batch, BatchApp, BatchConsumer
 from stream_app.kafka_config import faust_credentials
 from stream_app.logstorm import LogStorm
-from stream_app.metrics import LabelGuard, Only, RebalanceCollector, SequencerCollector
 from stream_app.partitioner import KafkaPartitioner
-from stream_app.pipeline import Context
 from stream_app.publish import Publisher
-from stream_app.registry import spec_for
 from stream_app.settings import Settings
 from stream_app.source import Source
+from stream_app.spine.clock import Clock, SystemClock
+from stream_app.spine.collector import LabelGuard, Only, RebalanceCollector, SequencerCollector
+from stream_app.spine.engine import Engine
+from stream_app.spine.pipeline import Context
+from stream_app.spine.registry import spec_for
+from stream_app.spine.windows import parse_windows
 from stream_app.topics import ensure_topics
 from stream_app.web_auth import authorized, challenge
-from stream_app.windows import parse_windows
 
 log = logging.getLogger(__name__)
 METRIC_PREFIX = "isales"

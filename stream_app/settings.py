@@ -19,7 +19,7 @@ from stream_app.families.crm.settings import CrmSettings
 from stream_app.families.email.settings import EmailSettings
 from stream_app.families.engagement.settings import EngagementSettings
 from stream_app.gateway.settings import GatewaySettings
-from stream_app.windows import WindowSpec, parse_window_spec, parse_windows
+from stream_app.spine.windows import WindowSpec, parse_window_spec, parse_windows
 
 
 def default_data_dir() -> Path:
@@ -240,6 +240,6 @@ class Settings(
     SpineSettings,
 ):
     """The service's one settings object: the spine's and every family's. Adding a family's
-    settings mixin here registers its pipelines (see `stream_app.registry`)."""
+    settings mixin here registers its pipelines (see `stream_app.spine.registry`)."""
 
     model_config = CONFIG

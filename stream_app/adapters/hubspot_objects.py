@@ -35,7 +35,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 from schemas.common import EventId, Timestamp, to_ms
-from stream_app.family import DerivedSpec, Emit, Facts, MetricSpec, State, newer
+from stream_app.spine.family_protocol import DerivedSpec, Emit, Facts, MetricSpec, State, newer
 
 UNMAPPED_REP = "hubspot-unmapped"
 UNMAPPED_TEAM = "hubspot-team-none"

@@ -22,7 +22,7 @@ from pydantic_core import PydanticCustomError
 from schemas.common import to_ms
 from schemas.vendor import VendorEnvelope
 from stream_app.adapters import Canonical, Mapped, Rejected, aircall, hubspot, sendgrid, twilio
-from stream_app.family import DerivedSpec, Emit, Facts, MetricSpec, State
+from stream_app.spine.family_protocol import DerivedSpec, Emit, Facts, MetricSpec, State
 
 REJECTED = "rejected"  # emit role: the DLQ topic
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from stream_app.adapters.hubspot import OBJECTS
 from stream_app.adapters.hubspot_objects import CRM, HubSpotObjectsFamily
 from stream_app.adapters.normaliser import REJECTED, NormaliserFamily
-from stream_app.metrics import StateCollector
-from stream_app.pipeline import Output, PipelineSpec
+from stream_app.spine.collector import StateCollector
+from stream_app.spine.pipeline import Output, PipelineSpec
 
 if TYPE_CHECKING:
     from stream_app.settings import Settings

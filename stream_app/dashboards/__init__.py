@@ -35,12 +35,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stream_app import registry
 from stream_app.dashboards import pipeline
 from stream_app.dashboards.model import DATASOURCE_UID
 from stream_app.dashboards.render import expand, render
 from stream_app.families.crm.board import DISCOVERY_STATUSES, TTC_QUANTILES
 from stream_app.families.email.board import EMAIL_RATES
+from stream_app.spine import registry
 
 __all__ = [
     "DATASOURCE_UID",

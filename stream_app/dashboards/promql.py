@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from stream_app.business_time import WEEKDAYS
+from stream_app.spine.business_time import WEEKDAYS
 
 TEAM = 'team=~"$team"'
 

@@ -26,9 +26,9 @@ from aiokafka.errors import (
 )
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from stream_app.clock import Clock, SystemClock
 from stream_app.gateway import signatures
 from stream_app.kafka_config import aiokafka_options
+from stream_app.spine.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     from stream_app.settings import Settings

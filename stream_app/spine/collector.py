@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any, Self, cast
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from stream_app.clock import Clock
-from stream_app.engine import Engine
-from stream_app.family import derive
-from stream_app.store import Value
+from stream_app.spine.clock import Clock
+from stream_app.spine.engine import Engine
+from stream_app.spine.family_protocol import derive
+from stream_app.spine.store import Value
 
 if TYPE_CHECKING:
-    from stream_app.pipeline import Context
-from stream_app.windows import previous_window, window_for
+    from stream_app.spine.pipeline import Context
+from stream_app.spine.windows import previous_window, window_for
 
 OTHER = "other"
 DLQ_REASONS = (

@@ -9,7 +9,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from schemas.common import DEFAULT_TIME_RANGE_MS, from_ms, scrub
-from stream_app.family import Family
+from stream_app.spine.family_protocol import Family
 
 E = TypeVar("E", bound=BaseModel)
 

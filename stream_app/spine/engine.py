@@ -22,9 +22,9 @@ from typing import Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel
 
-from stream_app.clock import Clock
-from stream_app.family import Delta, Emit, Facts, Family, State, fact_deltas
-from stream_app.store import (
+from stream_app.spine.clock import Clock
+from stream_app.spine.family_protocol import Delta, Emit, Facts, Family, State, fact_deltas
+from stream_app.spine.store import (
     PartitionValue,
     StateStore,
     TotalsValue,
@@ -37,7 +37,7 @@ from stream_app.store import (
     totals_key,
     window_key,
 )
-from stream_app.windows import QUARTER_MS, WindowSpec, is_closed, window_for
+from stream_app.spine.windows import QUARTER_MS, WindowSpec, is_closed, window_for
 
 E = TypeVar("E", bound=BaseModel)
 

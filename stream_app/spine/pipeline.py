@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client.registry import Collector
 
-from stream_app.clock import Clock
-from stream_app.family import Family
+from stream_app.spine.clock import Clock
+from stream_app.spine.family_protocol import Family
 
 if TYPE_CHECKING:
-    from stream_app.engine import Engine
-    from stream_app.metrics import LabelGuard
     from stream_app.settings import Settings
-    from stream_app.store import Value
+    from stream_app.spine.collector import LabelGuard
+    from stream_app.spine.engine import Engine
+    from stream_app.spine.store import Value
 
 Out = tuple[str, bytes, bytes]
 """(output role, key, value): a KPI record for the topic the pipeline gives that role."""

@@ -7,8 +7,8 @@ import importlib
 from functools import cache
 from typing import Any, Protocol, cast
 
-from stream_app.pipeline import PipelineSpec
 from stream_app.settings import Settings
+from stream_app.spine.pipeline import PipelineSpec
 
 
 class FamilyPipelines(Protocol):

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import orjson
 
 from stream_app.adapters.normaliser import NormaliserFamily
-from stream_app.decode import Accepted, Rejected, decode
+from stream_app.spine.decode import Accepted, Rejected, decode
 
 NOW = 1_796_100_000_000
 FAMILY = NormaliserFamily()

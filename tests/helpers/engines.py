@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from stream_app.clock import FakeClock
-from stream_app.engine import Engine, Plan
 from stream_app.families.calls.family import CallsFamily
-from stream_app.store import DictStore
-from stream_app.windows import parse_window_spec
+from stream_app.spine.clock import FakeClock
+from stream_app.spine.engine import Engine, Plan
+from stream_app.spine.store import DictStore
+from stream_app.spine.windows import parse_window_spec
 from tests.helpers.factories import T0
 
 SPECS = tuple(parse_window_spec(n) for n in ("1m", "15m", "1h", "1d"))

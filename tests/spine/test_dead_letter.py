@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stream_app.dead_letter import metadata_only, side_record
+from stream_app.spine.dead_letter import metadata_only, side_record
 
 META = {"source.topic": "t", "source.partition": "3", "source.offset": "17"}
 

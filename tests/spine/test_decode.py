@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from schemas.common import to_ms
-from stream_app.decode import Accepted, Rejected, decode
 from stream_app.families.calls.family import CallsFamily
+from stream_app.spine.decode import Accepted, Rejected, decode
 from tests.helpers.factories import T0, as_bytes, raw_event
 
 FAMILY = CallsFamily(short_call_seconds=30)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from stream_app.clock import FakeClock
-from stream_app.store import DictStore
+from stream_app.spine.clock import FakeClock
+from stream_app.spine.store import DictStore
 from tests.helpers.engines import feed, make, window
 from tests.helpers.factories import T0, connected_call, event
 

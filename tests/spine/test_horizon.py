@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from stream_app.clock import FakeClock
-from stream_app.engine import Engine
 from stream_app.families.calls.family import CallsFamily
 from stream_app.settings import Settings
-from stream_app.store import DictStore
+from stream_app.spine.clock import FakeClock
+from stream_app.spine.engine import Engine
+from stream_app.spine.store import DictStore
 from tests.helpers.factories import T0, event
 
 S = Settings()

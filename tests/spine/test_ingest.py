@@ -8,12 +8,12 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream_app.clock import FakeClock
-from stream_app.engine import Engine
 from stream_app.families.calls.family import CallsFamily
 from stream_app.ingest import decide
 from stream_app.settings import Settings
-from stream_app.store import DictStore
+from stream_app.spine.clock import FakeClock
+from stream_app.spine.engine import Engine
+from stream_app.spine.store import DictStore
 from tests.helpers.factories import T0, as_bytes, raw_event
 
 SETTINGS = Settings(business_timezone="America/Los_Angeles")

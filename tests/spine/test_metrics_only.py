@@ -10,18 +10,18 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from bench.throughput import touch_records
-from stream_app.clock import FakeClock, SystemClock
-from stream_app.engine import Engine
 from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.families.crm.demo import CrmScenarioConfig, crm_scenario
 from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
 from stream_app.ingest import decide
-from stream_app.metrics import LabelGuard, Only, StateCollector
-from stream_app.pipeline import Context, PipelineSpec
-from stream_app.registry import spec_for
 from stream_app.settings import Settings
-from stream_app.store import DictStore
-from stream_app.windows import parse_windows
+from stream_app.spine.clock import FakeClock, SystemClock
+from stream_app.spine.collector import LabelGuard, Only, StateCollector
+from stream_app.spine.engine import Engine
+from stream_app.spine.pipeline import Context, PipelineSpec
+from stream_app.spine.registry import spec_for
+from stream_app.spine.store import DictStore
+from stream_app.spine.windows import parse_windows
 from tests.helpers.support import parse_metrics
 
 CAPS = dict.fromkeys(

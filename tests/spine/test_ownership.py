@@ -11,7 +11,7 @@ import pytest
 from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.service import NotOwned, Service
 from stream_app.settings import Settings
-from stream_app.store import new_partition_state
+from stream_app.spine.store import new_partition_state
 
 
 def service_at_offset(next_offset: int, *, ready: bool) -> Service:

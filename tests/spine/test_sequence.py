@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stream_app.sequence import MAX_REWINDS, REWIND_PATIENCE, OffsetSequencer
+from stream_app.spine.sequence import MAX_REWINDS, REWIND_PATIENCE, OffsetSequencer
 
 
 def test_in_order_and_replayed_records_are_processed() -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream_app.windows import (
+from stream_app.spine.windows import (
     Window,
     WindowSpec,
     day_bounds,

@@ -12,7 +12,7 @@ from typing import Any
 
 from schemas.common import to_ms
 from schemas.telephony import AnsweredBy, CallEvent, Direction
-from stream_app.family import DerivedSpec, Emit, Facts, MetricSpec, State, newer
+from stream_app.spine.family_protocol import DerivedSpec, Emit, Facts, MetricSpec, State, newer
 
 Tag = list[Any]  # [occurred_ms, event_id]: the total order that makes merging order-free
 

@@ -20,7 +20,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from schemas.common import from_ms
-from stream_app.business_time import (
+from stream_app.families.calls.targets import TargetsFile, TargetsStore
+from stream_app.spine.business_time import (
     BusinessCalendar,
     Period,
     elapsed_fraction,
@@ -28,13 +29,12 @@ from stream_app.business_time import (
     is_open,
     period_start,
 )
-from stream_app.clock import Clock
-from stream_app.families.calls.targets import TargetsFile, TargetsStore
-from stream_app.metrics import wanted_under
-from stream_app.windows import window_for
+from stream_app.spine.clock import Clock
+from stream_app.spine.collector import wanted_under
+from stream_app.spine.windows import window_for
 
 if TYPE_CHECKING:
-    from stream_app.pipeline import Context
+    from stream_app.spine.pipeline import Context
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ from stream_app.families.calls.board import boards
 from stream_app.families.calls.family import CallsFamily
 from stream_app.families.calls.pacing import Pacing
 from stream_app.families.calls.records import kpi_key, kpi_record
-from stream_app.metrics import StateCollector
-from stream_app.pipeline import Out, Output, PipelineSpec
+from stream_app.spine.collector import StateCollector
+from stream_app.spine.pipeline import Out, Output, PipelineSpec
 
 if TYPE_CHECKING:
     from stream_app.settings import Settings
-    from stream_app.store import Value
+    from stream_app.spine.store import Value
 
 __all__ = ["NAMES", "boards", "pipelines"]
 

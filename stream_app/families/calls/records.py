@@ -7,9 +7,9 @@ from typing import Any
 import orjson
 
 from schemas.kpi import KPI_SCHEMA_VERSION
-from stream_app.family import Family, derive
-from stream_app.records import closing_fields, record_key, window_fields
-from stream_app.store import Value
+from stream_app.spine.family_protocol import Family, derive
+from stream_app.spine.records import closing_fields, record_key, window_fields
+from stream_app.spine.store import Value
 
 
 def kpi_key(family_name: str, value: Value) -> bytes:

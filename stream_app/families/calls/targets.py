@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from stream_app.business_time import WEEKDAYS, BusinessCalendar
-from stream_app.clock import Clock
+from stream_app.spine.business_time import WEEKDAYS, BusinessCalendar
+from stream_app.spine.clock import Clock
 
 log = logging.getLogger(__name__)
 

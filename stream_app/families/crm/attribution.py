@@ -25,7 +25,7 @@ from schemas.crm import (
     CrmEvent,
     CrmEventType,
 )
-from stream_app.family import DerivedSpec, Emit, Facts, MetricSpec, State
+from stream_app.spine.family_protocol import DerivedSpec, Emit, Facts, MetricSpec, State
 
 HELD_CAP = 32
 """Decisions and outcomes held per opportunity before its handoff: a bound on state for an

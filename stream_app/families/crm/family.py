@@ -14,7 +14,16 @@ from zoneinfo import ZoneInfo
 
 from schemas.common import to_ms
 from schemas.crm import AttributedEvent, AttributedKind, FieldStatus
-from stream_app.family import DerivedSpec, Emit, Fact, Facts, MetricSpec, State, fact_key, newer
+from stream_app.spine.family_protocol import (
+    DerivedSpec,
+    Emit,
+    Fact,
+    Facts,
+    MetricSpec,
+    State,
+    fact_key,
+    newer,
+)
 
 # Time from handoff to close, in seconds: 1 day .. 90 days.
 TTC_BUCKETS = (86_400, 3 * 86_400, 7 * 86_400, 14 * 86_400, 30 * 86_400, 60 * 86_400, 90 * 86_400)

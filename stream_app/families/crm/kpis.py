@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from schemas.crm import FieldStatus
-from stream_app.family import Fact
-from stream_app.records import ratio
+from stream_app.spine.family_protocol import Fact
+from stream_app.spine.records import ratio
 
 COUNTED = ("handoffs", "accepted", "rejected", "won", "lost")
 STATUSES = tuple(status.value for status in FieldStatus)

@@ -10,12 +10,12 @@ from stream_app.families.crm.board import boards
 from stream_app.families.crm.family import CrmFamily
 from stream_app.families.crm.metrics import CrmCollector
 from stream_app.families.crm.records import cohort_records, window_records
-from stream_app.metrics import StateCollector
-from stream_app.pipeline import Out, Output, PipelineSpec
+from stream_app.spine.collector import StateCollector
+from stream_app.spine.pipeline import Out, Output, PipelineSpec
 
 if TYPE_CHECKING:
     from stream_app.settings import Settings
-    from stream_app.store import Value
+    from stream_app.spine.store import Value
 
 __all__ = ["NAMES", "boards", "pipelines"]
 

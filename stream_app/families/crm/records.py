@@ -10,7 +10,7 @@ import orjson
 from schemas.common import from_ms
 from schemas.kpi import KPI_SCHEMA_VERSION
 from stream_app.families.crm.kpis import COUNTED, rates, split, totals_of
-from stream_app.records import closing_fields, ratio, record_key, window_fields
+from stream_app.spine.records import closing_fields, ratio, record_key, window_fields
 
 
 def window_records(

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from schemas.common import to_ms
 from schemas.email import BounceType, EmailEvent, EmailEventType
-from stream_app.business_time import WEEKDAYS
-from stream_app.family import (
+from stream_app.spine.business_time import WEEKDAYS
+from stream_app.spine.family_protocol import (
     Delta,
     DerivedSpec,
     Emit,
@@ -32,7 +32,7 @@ from stream_app.family import (
     fact_key,
     newer,
 )
-from stream_app.windows import QUARTER_MS
+from stream_app.spine.windows import QUARTER_MS
 
 NO_TEAM = "none"
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from stream_app.families.email.ab import Comparison, compare
 from stream_app.families.email.family import METRICS, split_fact
-from stream_app.records import ratio
+from stream_app.spine.records import ratio
 
 COUNTS = tuple(m.fact for m in METRICS)
 WINDOW_COUNTS = tuple(m for m in COUNTS if m != "machine_only")

@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from stream_app.families.email.family import METRICS
 from stream_app.families.email.kpis import WINDOW_COUNTS, ab, by_dimension, rates
-from stream_app.metrics import (
+from stream_app.spine.collector import (
     Candidates,
     Labels,
     StateCollector,
@@ -24,7 +24,7 @@ from stream_app.metrics import (
     rank_into,
     window_rows,
 )
-from stream_app.store import Value
+from stream_app.spine.store import Value
 
 GUARDED = {"variant": "variant", "segment": "segment", "team": "team"}
 RATE_HELP = {

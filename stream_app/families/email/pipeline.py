@@ -8,11 +8,11 @@ from stream_app.families.email.board import boards
 from stream_app.families.email.family import EmailFamily
 from stream_app.families.email.metrics import EmailCollector
 from stream_app.families.email.records import ab_records, cohort_records, window_records
-from stream_app.pipeline import Context, Out, Output, PipelineSpec
+from stream_app.spine.pipeline import Context, Out, Output, PipelineSpec
 
 if TYPE_CHECKING:
     from stream_app.settings import Settings
-    from stream_app.store import Value
+    from stream_app.spine.store import Value
 
 __all__ = ["NAMES", "boards", "pipelines"]
 

@@ -10,7 +10,7 @@ import orjson
 from schemas.common import from_ms
 from schemas.kpi import KPI_SCHEMA_VERSION
 from stream_app.families.email.kpis import COUNTS, WINDOW_COUNTS, ab, by_dimension, rates
-from stream_app.records import closing_fields, record_key, window_fields
+from stream_app.spine.records import closing_fields, record_key, window_fields
 
 
 def cohort_records(

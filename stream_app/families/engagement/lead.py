@@ -25,7 +25,7 @@ from schemas.touch import TOUCH_TYPES, ReachKind, TouchRecord
 from stream_app.families.engagement.config import MACHINE_TOUCHES, EngagementConfig
 from stream_app.families.engagement.score import band
 from stream_app.families.engagement.touches import REACH
-from stream_app.family import DerivedSpec, Emit, Facts, MetricSpec, State
+from stream_app.spine.family_protocol import DerivedSpec, Emit, Facts, MetricSpec, State
 
 ENGAGEMENT = "engagement"  # emit role of kpi.engagement
 TOUCH_CAP = 256

@@ -25,12 +25,12 @@ from stream_app.families.engagement.config import EngagementConfig
 from stream_app.families.engagement.kpis import SegmentCounts, SegmentFit, calibration, segment_fit
 from stream_app.families.engagement.reach import DECIDED
 from stream_app.families.engagement.score import BANDS, Band
-from stream_app.family import Fact
-from stream_app.metrics import Candidates, StateCollector, group_first, rank_into
+from stream_app.spine.collector import Candidates, StateCollector, group_first, rank_into
+from stream_app.spine.family_protocol import Fact
 
 if TYPE_CHECKING:
-    from stream_app.pipeline import Context
-    from stream_app.store import Value
+    from stream_app.spine.pipeline import Context
+    from stream_app.spine.store import Value
 
 SEGMENTS = "segments"  # output role of kpi.segments
 REP, SEG = "rep:", "seg:"

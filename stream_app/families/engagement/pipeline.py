@@ -23,8 +23,8 @@ from stream_app.families.engagement.touches import (
     email_touches,
 )
 from stream_app.families.engagement.web import WebFamily
-from stream_app.metrics import StateCollector
-from stream_app.pipeline import Context, Extra, Output, PipelineSpec
+from stream_app.spine.collector import StateCollector
+from stream_app.spine.pipeline import Context, Extra, Output, PipelineSpec
 
 if TYPE_CHECKING:
     from prometheus_client.registry import Collector

@@ -16,7 +16,7 @@ import orjson
 from schemas.common import to_ms
 from schemas.touch import ReachKind, ReachRecord
 from stream_app.families.engagement.lead import touch_kind
-from stream_app.family import DerivedSpec, Emit, Facts, MetricSpec, State, fact_key
+from stream_app.spine.family_protocol import DerivedSpec, Emit, Facts, MetricSpec, State, fact_key
 
 LEAD_FACTS = ("lead_targeted", "lead_touched", "lead_handoffs", "lead_accepted", "lead_won")
 """Per segment, over the lead statuses: totals only (a lead's status is not an event in time)."""

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
 from stream_app.config import CONFIG, split_list
-from stream_app.windows import parse_windows
+from stream_app.spine.windows import parse_windows
 
 
 class EngagementSettings(BaseSettings):

@@ -25,7 +25,7 @@ from schemas.telephony import AnsweredBy, CallEvent, Direction
 from schemas.web import WebEvent, WebEventType
 from stream_app.families.crm.attribution import segment_label
 from stream_app.families.engagement.score import Touch
-from stream_app.family import DerivedSpec, Emit, Facts, Family, MetricSpec, State
+from stream_app.spine.family_protocol import DerivedSpec, Emit, Facts, Family, MetricSpec, State
 
 TOUCHES = "touches"  # emit role of the touches topic
 REACH = "reach"  # emit role of the reach topic

@@ -11,7 +11,7 @@ import orjson
 from schemas.common import to_ms
 from schemas.web import WebEvent, WebEventType
 from stream_app.families.engagement.touches import REACH, web_touches
-from stream_app.family import DerivedSpec, Emit, Facts, MetricSpec, State
+from stream_app.spine.family_protocol import DerivedSpec, Emit, Facts, MetricSpec, State
 
 
 class WebFamily:

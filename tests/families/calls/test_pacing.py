@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from stream_app.business_time import BusinessCalendar, elapsed_fraction, is_open
-from stream_app.clock import FakeClock
 from stream_app.families.calls.pacing import RepDay, pace
 from stream_app.families.calls.targets import TargetsError, TargetsStore, parse
+from stream_app.spine.business_time import BusinessCalendar, elapsed_fraction, is_open
+from stream_app.spine.clock import FakeClock
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 WEEKDAYS = frozenset(range(1, 6))

@@ -144,9 +144,9 @@ def test_cohorts_are_by_handoff_day_and_not_windowed() -> None:
 def test_live_demo_hands_off_after_connects() -> None:
     import random
 
-    from stream_app.decode import Accepted, decode
     from stream_app.families.calls.demo import live_records
     from stream_app.families.crm.demo import crm_follow_up
+    from stream_app.spine.decode import Accepted, decode
 
     follow_ups = 0
     stream = live_records(50, 1, T0, "Europe/Berlin", 65_536, follow_up=crm_follow_up)

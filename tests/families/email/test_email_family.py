@@ -16,7 +16,7 @@ from schemas.email import EmailEvent
 from stream_app.families.email.ab import compare, two_proportion_z
 from stream_app.families.email.family import EmailFamily, fact_name
 from stream_app.families.email.kpis import by_dimension, rates
-from stream_app.family import fact_deltas
+from stream_app.spine.family_protocol import fact_deltas
 
 FAM = EmailFamily("Europe/Berlin")
 SENT = 1_772_438_400_000  # 2026-03-02 09:00 Europe/Berlin, a Monday
@@ -177,12 +177,12 @@ def _collector_text(
 ) -> str:
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from stream_app.clock import FakeClock
-    from stream_app.engine import Engine
     from stream_app.families.email.metrics import EmailCollector
-    from stream_app.metrics import LabelGuard
-    from stream_app.store import DictStore
-    from stream_app.windows import parse_window_spec
+    from stream_app.spine.clock import FakeClock
+    from stream_app.spine.collector import LabelGuard
+    from stream_app.spine.engine import Engine
+    from stream_app.spine.store import DictStore
+    from stream_app.spine.windows import parse_window_spec
 
     engine: Engine[Any] = Engine(
         FAM,

@@ -13,15 +13,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from schemas.touch import ReachRecord
-from stream_app.clock import FakeClock
-from stream_app.engine import Engine
 from stream_app.families.engagement.config import EngagementConfig
 from stream_app.families.engagement.metrics import SEGMENTS, ReachCollector, SegmentIndex
 from stream_app.families.engagement.reach import ReachFamily
-from stream_app.metrics import LabelGuard
-from stream_app.pipeline import Context, Output
-from stream_app.store import DictStore
-from stream_app.windows import parse_window_spec
+from stream_app.spine.clock import FakeClock
+from stream_app.spine.collector import LabelGuard
+from stream_app.spine.engine import Engine
+from stream_app.spine.pipeline import Context, Output
+from stream_app.spine.store import DictStore
+from stream_app.spine.windows import parse_window_spec
 
 T0 = 1_800_000_000_000
 LEADS = 100_000

@@ -19,13 +19,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.touch import ReachRecord, TouchRecord
-from stream_app.clock import FakeClock
-from stream_app.engine import Engine
 from stream_app.families.engagement.config import EngagementConfig
 from stream_app.families.engagement.lead import LeadFamily
 from stream_app.families.engagement.reach import ReachFamily
-from stream_app.store import DictStore
-from stream_app.windows import parse_window_spec
+from stream_app.spine.clock import FakeClock
+from stream_app.spine.engine import Engine
+from stream_app.spine.store import DictStore
+from stream_app.spine.windows import parse_window_spec
 
 T0 = 1_800_000_000_000
 DAY = 86_400_000

@@ -13,7 +13,7 @@ from typing import Any
 
 import faust
 
-from stream_app.kafka_local import free_port
+from stream_app.kafka.local_broker import free_port
 from stream_app.service import QuietWorker
 
 

@@ -35,8 +35,8 @@ from urllib.parse import urlencode
 import aiohttp
 import orjson
 
-from stream_app.kafka_local import LocalKafka
-from stream_app.topics import ensure_topics
+from stream_app.kafka.local_broker import LocalKafka
+from stream_app.kafka.topics import ensure_topics
 from tests.helpers.gateway import AIRCALL_TOKEN, Gateway, running_gateway
 from tests.helpers.scenarios import settings_for
 from tests.helpers.support import isolated_env, metric_sum, parse_metrics, read_topic

@@ -34,9 +34,9 @@ from stream_app.demo import produce
 from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.families.crm.demo import CrmScenarioConfig, crm_scenario
 from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
-from stream_app.kafka_local import LocalKafka
+from stream_app.kafka.local_broker import LocalKafka
+from stream_app.kafka.topics import ensure_topics
 from stream_app.settings import Settings
-from stream_app.topics import ensure_topics
 from tests.helpers.checks import processed
 from tests.helpers.support import WorkerProc, isolated_env, wait_for
 
@@ -56,20 +56,20 @@ OWN: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "state write-back + changelog sends",
-        ("stream_app/faust_store.py", "stream_app/spine/store.py"),
+        ("stream_app/kafka/changelog_store.py", "stream_app/spine/store.py"),
     ),
     (
         "side records + KPI records",
-        ("stream_app/publish.py", "stream_app/spine/dead_letter.py", "/records.py"),
+        ("stream_app/kafka/publish.py", "stream_app/spine/dead_letter.py", "/records.py"),
     ),
     ("metrics (scrapes)", ("stream_app/spine/collector.py", "/metrics.py", "prometheus_client/")),
     (
         "ingest + batch glue",
         (
-            "stream_app/ingest.py",
+            "stream_app/kafka/ingest.py",
             "stream_app/service.py",
-            "stream_app/intake.py",
-            "stream_app/source.py",
+            "stream_app/kafka/fetch.py",
+            "stream_app/kafka/source.py",
         ),
     ),
 )

@@ -22,7 +22,7 @@ from pathlib import Path
 import orjson
 
 from stream_app.families.calls.demo import ScenarioConfig
-from stream_app.kafka_local import LocalKafka
+from stream_app.kafka.local_broker import LocalKafka
 from tests.helpers.checks import check_counters, progress
 from tests.helpers.scenarios import produce_scenario
 from tests.helpers.support import WorkerProc, isolated_env, parse_metrics, wait_for

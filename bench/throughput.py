@@ -46,11 +46,11 @@ from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
 from stream_app.families.email.family import EmailFamily
 from stream_app.families.engagement.config import EngagementConfig
 from stream_app.families.engagement.lead import LeadFamily
-from stream_app.kafka_local import LocalKafka
+from stream_app.kafka.local_broker import LocalKafka
+from stream_app.kafka.topics import ensure_topics
 from stream_app.settings import Settings
 from stream_app.spine.clock import SystemClock
 from stream_app.spine.decode import Accepted, decode
-from stream_app.topics import ensure_topics
 from tests.helpers.checks import processed
 from tests.helpers.support import (
     ROOT,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from schemas.common import from_ms
-from stream_app import kafka_local
+from stream_app.kafka import local_broker
 from stream_app.spine import registry
 
 if TYPE_CHECKING:
@@ -46,9 +46,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_kafka(args: argparse.Namespace) -> int:
-    broker = kafka_local.LocalKafka(Path(args.dir) if args.dir else kafka_local.default_home())
+    broker = local_broker.LocalKafka(Path(args.dir) if args.dir else local_broker.default_home())
     if args.action == "fetch":
-        print(kafka_local.fetch(quiet=False))
+        print(local_broker.fetch(quiet=False))
     elif args.action == "start":
         print(broker.start(port=args.port, fresh=args.fresh))
     elif args.action == "stop":
@@ -64,7 +64,7 @@ def cmd_kafka(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(_: argparse.Namespace) -> int:
-    from stream_app.topics import ensure_topics
+    from stream_app.kafka.topics import ensure_topics
 
     asyncio.run(ensure_topics(_settings()))
     return 0
@@ -80,7 +80,7 @@ def cmd_board(args: argparse.Namespace) -> int:
 def cmd_gateway(_: argparse.Namespace) -> int:
     """The vendors' webhooks to their vendor topics (README, "Vendor events in")."""
     from stream_app.gateway.app import run
-    from stream_app.topics import ensure_topics
+    from stream_app.kafka.topics import ensure_topics
 
     settings = _settings()
     asyncio.run(ensure_topics(settings))
@@ -90,9 +90,9 @@ def cmd_gateway(_: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from stream_app import demo
-    from stream_app.kafka_config import aiokafka_options
+    from stream_app.kafka.client_config import aiokafka_options
+    from stream_app.kafka.topics import ensure_topics, wait_for_leaders
     from stream_app.spine.clock import SystemClock
-    from stream_app.topics import ensure_topics, wait_for_leaders
 
     settings = _settings()
     asyncio.run(ensure_topics(settings))
@@ -175,7 +175,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_diff_kpis(args: argparse.Namespace) -> int:
-    from stream_app.kafka_config import aiokafka_options
+    from stream_app.kafka.client_config import aiokafka_options
     from stream_app.kpi_diff import VOLATILE, diff, latest, report
 
     options = aiokafka_options(_settings())
@@ -210,7 +210,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from stream_app.console import StatusBoard
     from stream_app.ops_stack import OpsStack
 
-    broker = kafka_local.LocalKafka(kafka_local.default_home())
+    broker = local_broker.LocalKafka(local_broker.default_home())
     print("starting Kafka (the first run fetches the broker jars with Maven) ...", flush=True)
     bootstrap = broker.start(port=args.kafka_port, fresh=args.fresh)
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap

@@ -32,8 +32,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from stream_app.kafka_config import aiokafka_options
-from stream_app.kafka_local import free_port
+from stream_app.kafka.client_config import aiokafka_options
+from stream_app.kafka.local_broker import free_port
 from stream_app.settings import Settings
 from stream_app.spine.pipeline import PipelineSpec
 from stream_app.spine.registry import spec_for

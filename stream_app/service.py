@@ -1,5 +1,5 @@
 """The Faust worker of one pipeline: builds what the pipeline's spec names and wires it to the
-source topic's batches (`intake`), one timer for windows over time, and the web pages.
+source topic's batches (`kafka.fetch`), one timer for windows over time, and the web pages.
 
 An event walks one way: a fetched batch goes to `Ingest` (decode, dedupe, plan, commit),
 the engine's write-back state goes to the changelog before the batch is acknowledged, the
@@ -21,24 +21,24 @@ from typing import Any, cast
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from stream_app.cluster_watch import ClusterWatch
-from stream_app.faust_store import FaustTableStore
 from stream_app.health import StallWatch
-from stream_app.ingest import Handoff, Ingest
-from stream_app.intake import Batch, BatchApp, BatchConsumer
-from stream_app.kafka_config import faust_credentials
+from stream_app.kafka.changelog_store import FaustTableStore
+from stream_app.kafka.client_config import faust_credentials
+from stream_app.kafka.cluster_watch import ClusterWatch
+from stream_app.kafka.fetch import Batch, BatchApp, BatchConsumer
+from stream_app.kafka.ingest import Handoff, Ingest
+from stream_app.kafka.partitioner import KafkaPartitioner
+from stream_app.kafka.publish import Publisher
+from stream_app.kafka.source import Source
+from stream_app.kafka.topics import ensure_topics
 from stream_app.logstorm import LogStorm
-from stream_app.partitioner import KafkaPartitioner
-from stream_app.publish import Publisher
 from stream_app.settings import Settings
-from stream_app.source import Source
 from stream_app.spine.clock import Clock, SystemClock
 from stream_app.spine.collector import LabelGuard, Only, RebalanceCollector, SequencerCollector
 from stream_app.spine.engine import Engine
 from stream_app.spine.pipeline import Context
 from stream_app.spine.registry import spec_for
 from stream_app.spine.windows import parse_windows
-from stream_app.topics import ensure_topics
 from stream_app.web_auth import authorized, challenge
 
 log = logging.getLogger(__name__)
@@ -305,7 +305,7 @@ class Service:
             await ensure_topics(s)
 
         # Subscribed through the conductor like an agent's topic, but its records come as
-        # whole fetches (intake.BatchConsumer), acknowledged once handled.
+        # whole fetches (fetch.BatchConsumer), acknowledged once handled.
         app.topics.add(self.source_topic)
 
         @app.task  # type: ignore[untyped-decorator]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stream_app.kafka_local import LocalKafka
+from stream_app.kafka.local_broker import LocalKafka
 
 
 def _docker_answers() -> bool:

@@ -27,7 +27,7 @@ from aiokafka.errors import (
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from stream_app.gateway import signatures
-from stream_app.kafka_config import aiokafka_options
+from stream_app.kafka.client_config import aiokafka_options
 from stream_app.spine.clock import Clock, SystemClock
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from stream_app.kafka_local import free_port
+from stream_app.kafka.local_broker import free_port
 from tests.helpers.support import ROOT, wait_for
 
 TWILIO_TOKEN = "twilio-auth-token"  # noqa: S105 - test secrets

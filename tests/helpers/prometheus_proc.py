@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import yaml
 
-from stream_app.kafka_local import free_port
+from stream_app.kafka.local_broker import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES_DIR = ROOT / "deploy" / "prometheus" / "rules"

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from stream_app.kafka_local import free_port
+from stream_app.kafka.local_broker import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

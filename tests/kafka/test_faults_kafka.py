@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 from stream_app.families.calls.demo import ScenarioConfig
-from stream_app.kafka_local import LocalKafka
+from stream_app.kafka.local_broker import LocalKafka
 from tests.helpers.checks import check_counters, check_kpi_topic, progress, wait_all_final
 from tests.helpers.hostile import KINDS, Bad
 from tests.helpers.scenarios import ScenarioRun, produce_mixed, settings_for

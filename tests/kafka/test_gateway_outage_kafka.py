@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stream_app.kafka_local import LocalKafka
+from stream_app.kafka.local_broker import LocalKafka
 from tests.helpers.gateway import Gateway, running_gateway
 from tests.helpers.scenarios import settings_for
 from tests.helpers.support import isolated_env, metric_sum, parse_metrics, read_topic, wait_for

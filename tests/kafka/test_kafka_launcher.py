@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from stream_app.kafka_local import LocalKafka, free_port
+from stream_app.kafka.local_broker import LocalKafka, free_port
 
 pytestmark = pytest.mark.kafka
 

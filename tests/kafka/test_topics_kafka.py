@@ -8,9 +8,9 @@ import logging
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from stream_app.kafka_config import aiokafka_options
+from stream_app.kafka.client_config import aiokafka_options
+from stream_app.kafka.topics import ensure_topics, topic_specs, wait_for_leaders
 from stream_app.settings import Settings
-from stream_app.topics import ensure_topics, topic_specs, wait_for_leaders
 from tests.helpers.scenarios import settings_for
 from tests.helpers.support import isolated_env
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from stream_app.faust_store import FaustTableStore
-from stream_app.ingest import Handoff, Ingest
+from stream_app.kafka.changelog_store import FaustTableStore
+from stream_app.kafka.ingest import Handoff, Ingest
 
 
 @dataclass

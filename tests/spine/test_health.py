@@ -8,8 +8,8 @@ import logging
 import pytest
 from pydantic import SecretStr
 
-from stream_app.cluster_watch import behind
 from stream_app.health import StallWatch
+from stream_app.kafka.cluster_watch import behind
 from stream_app.logstorm import QUIET_FOR_RECOVERY_MS, LogStorm
 from stream_app.spine.clock import FakeClock
 from stream_app.web_auth import authorized

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream_app.families.calls.family import CallsFamily
-from stream_app.ingest import decide
+from stream_app.kafka.ingest import decide
 from stream_app.settings import Settings
 from stream_app.spine.clock import FakeClock
 from stream_app.spine.engine import Engine

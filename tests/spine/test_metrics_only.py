@@ -13,7 +13,7 @@ from bench.throughput import touch_records
 from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.families.crm.demo import CrmScenarioConfig, crm_scenario
 from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
-from stream_app.ingest import decide
+from stream_app.kafka.ingest import decide
 from stream_app.settings import Settings
 from stream_app.spine.clock import FakeClock, SystemClock
 from stream_app.spine.collector import LabelGuard, Only, StateCollector

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream_app.partitioner import KafkaPartitioner
+from stream_app.kafka.partitioner import KafkaPartitioner
 
 
 def java_murmur2(data: bytes) -> int:

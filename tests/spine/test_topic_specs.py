@@ -4,8 +4,8 @@ topics are compacted."""
 
 from __future__ import annotations
 
+from stream_app.kafka.topics import INTERNAL_RETENTION_MS, topic_specs
 from stream_app.settings import Settings
-from stream_app.topics import INTERNAL_RETENTION_MS, topic_specs
 
 
 def test_sources_written_by_normalisers_keep_broker_defaults() -> None:

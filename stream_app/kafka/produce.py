@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from aiokafka.structs import TopicPartition
 
-from stream_app.partitioner import KafkaPartitioner
+from stream_app.kafka.partitioner import KafkaPartitioner
 from stream_app.spine.dead_letter import Headers
 
 Record = tuple[bytes | None, bytes | None, Headers | None]

@@ -17,7 +17,7 @@ from typing import Any
 from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
 from faust.exceptions import ProducerSendError
 
-from stream_app.record_batches import Record, send_keyed
+from stream_app.kafka.produce import Record, send_keyed
 from stream_app.spine.dead_letter import SideRecord, metadata_only, side_record
 from stream_app.spine.engine import Engine
 from stream_app.spine.pipeline import Output, PipelineSpec

@@ -18,7 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from stream_app.kafka_config import aiokafka_options
+from stream_app.kafka.client_config import aiokafka_options
 from stream_app.settings import Settings
 
 log = logging.getLogger(__name__)

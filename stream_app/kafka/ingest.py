@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from schemas.common import from_ms
-from stream_app.publish import Publisher
+from stream_app.kafka.publish import Publisher
+from stream_app.kafka.source import Source
 from stream_app.settings import Settings
-from stream_app.source import Source
 from stream_app.spine.clock import Clock
 from stream_app.spine.decode import Accepted, Rejected, decode, internal_error
 from stream_app.spine.engine import Engine, Plan

@@ -25,7 +25,7 @@ from typing import Any, cast
 import orjson
 from rocksdict import WriteBatch
 
-from stream_app.record_batches import send_batches
+from stream_app.kafka.produce import send_batches
 from stream_app.spine.store import Value
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class FaustTableStore:
     async def drain(self, upto: int | None = None) -> None:
         """Hand pending writes (all, or those before the mark `upto`) to the changelog
         producer, in order: per partition, as record batches queued whole
-        (`record_batches`); a partition's batches are sent in the order queued, so the
+        (`kafka.produce`); a partition's batches are sent in the order queued, so the
         per-partition order replay relies on holds. The local copy is written once the
         broker acknowledges a batch, so ingest never waits for it."""
         async with self._draining:

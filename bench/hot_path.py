@@ -24,7 +24,7 @@ from typing import Any
 from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
 from stream_app.kafka.ingest import decide
-from stream_app.runtime import tune_gc
+from stream_app.ops.runtime import tune_gc
 from stream_app.settings import Settings
 from stream_app.spine.clock import SystemClock
 from stream_app.spine.decode import decode

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def _settings() -> Settings:
     from pydantic import ValidationError
 
-    from stream_app.config_errors import describe
+    from stream_app.ops.config_errors import describe
     from stream_app.settings import Settings
 
     try:
@@ -34,7 +34,7 @@ def _settings() -> Settings:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from stream_app.runtime import tune_gc
+    from stream_app.ops.runtime import tune_gc
     from stream_app.service import Service, Worker
 
     tune_gc()
@@ -89,10 +89,10 @@ def cmd_gateway(_: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from stream_app import demo
     from stream_app.kafka.client_config import aiokafka_options
     from stream_app.kafka.topics import ensure_topics, wait_for_leaders
     from stream_app.spine.clock import SystemClock
+    from stream_app.tools import demo
 
     settings = _settings()
     asyncio.run(ensure_topics(settings))
@@ -169,14 +169,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from stream_app.replay import main_replay
+    from stream_app.tools.replay import main_replay
 
     return main_replay(_settings(), args.pipeline, args.app_id, args.topic_suffix, args.timeout)
 
 
 def cmd_diff_kpis(args: argparse.Namespace) -> int:
     from stream_app.kafka.client_config import aiokafka_options
-    from stream_app.kpi_diff import VOLATILE, diff, latest, report
+    from stream_app.tools.kpi_diff import VOLATILE, diff, latest, report
 
     options = aiokafka_options(_settings())
     ignore = VOLATILE + tuple(f for f in (args.ignore or "").split(",") if f)
@@ -207,8 +207,8 @@ demo-crm)."""
 def cmd_up(args: argparse.Namespace) -> int:
     """Local broker + workers + the ops stack (Prometheus, Alertmanager) + live demo traffic,
     until Ctrl-C."""
-    from stream_app.console import StatusBoard
-    from stream_app.ops_stack import OpsStack
+    from stream_app.ops.console import StatusBoard
+    from stream_app.ops.stack import OpsStack
 
     broker = local_broker.LocalKafka(local_broker.default_home())
     print("starting Kafka (the first run fetches the broker jars with Maven) ...", flush=True)

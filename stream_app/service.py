@@ -21,7 +21,6 @@ from typing import Any, cast
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from stream_app.health import StallWatch
 from stream_app.kafka.changelog_store import FaustTableStore
 from stream_app.kafka.client_config import faust_credentials
 from stream_app.kafka.cluster_watch import ClusterWatch
@@ -31,7 +30,9 @@ from stream_app.kafka.partitioner import KafkaPartitioner
 from stream_app.kafka.publish import Publisher
 from stream_app.kafka.source import Source
 from stream_app.kafka.topics import ensure_topics
-from stream_app.logstorm import LogStorm
+from stream_app.ops.health import StallWatch
+from stream_app.ops.logstorm import LogStorm
+from stream_app.ops.web_auth import authorized, challenge
 from stream_app.settings import Settings
 from stream_app.spine.clock import Clock, SystemClock
 from stream_app.spine.collector import LabelGuard, Only, RebalanceCollector, SequencerCollector
@@ -39,7 +40,6 @@ from stream_app.spine.engine import Engine
 from stream_app.spine.pipeline import Context
 from stream_app.spine.registry import spec_for
 from stream_app.spine.windows import parse_windows
-from stream_app.web_auth import authorized, challenge
 
 log = logging.getLogger(__name__)
 METRIC_PREFIX = "isales"

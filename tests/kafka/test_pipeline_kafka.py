@@ -185,7 +185,7 @@ def test_a_scrape_can_ask_for_some_metrics_only(run: Run) -> None:
 
 def test_the_up_console_reads_its_figures_from_a_worker(run: Run) -> None:
     """The console asks for its five series only; they equal the whole scrape's."""
-    from stream_app.console import read
+    from stream_app.ops.console import read
     from tests.helpers.support import parse_metrics
 
     full = parse_metrics(run.metrics_text)

@@ -468,7 +468,7 @@ def test_up_and_compose_run_the_same_services_with_the_same_files(
     """`stream-app up` (README's first command) and docker-compose are the same stack: the same
     pipelines, the same demo scenarios, the same rules, Alertmanager, targets and engagement
     files; only the scrape discovery differs (loopback ports against Compose DNS)."""
-    from stream_app.ops_stack import ALERTMANAGER_CONFIG, JOB, RULES
+    from stream_app.ops.stack import ALERTMANAGER_CONFIG, JOB, RULES
 
     compose_pipelines = {
         _pipeline_of(svc["command"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from stream_app.console import Status, render
+from stream_app.ops.console import Status, render
 
 
 def test_the_table_shows_each_pipeline_its_readiness_and_figures() -> None:

@@ -26,7 +26,7 @@ import yaml
 
 from stream_app.cli import UP_PIPELINES
 from stream_app.kafka.local_broker import free_port
-from stream_app.ops_stack import RULES
+from stream_app.ops.stack import RULES
 from tests.helpers.browser import cells, console_errors, render, screenshot
 from tests.helpers.support import ROOT, metric_sum, parse_metrics, wait_for
 

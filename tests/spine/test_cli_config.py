@@ -9,7 +9,7 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from stream_app.config_errors import describe
+from stream_app.ops.config_errors import describe
 from stream_app.settings import Settings
 from tests.helpers.support import ROOT
 

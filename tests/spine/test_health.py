@@ -8,11 +8,11 @@ import logging
 import pytest
 from pydantic import SecretStr
 
-from stream_app.health import StallWatch
 from stream_app.kafka.cluster_watch import behind
-from stream_app.logstorm import QUIET_FOR_RECOVERY_MS, LogStorm
+from stream_app.ops.health import StallWatch
+from stream_app.ops.logstorm import QUIET_FOR_RECOVERY_MS, LogStorm
+from stream_app.ops.web_auth import authorized
 from stream_app.spine.clock import FakeClock
-from stream_app.web_auth import authorized
 
 
 def test_a_partition_is_stalled_only_with_records_waiting_and_no_progress() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stream_app.kpi_diff import diff, report
+from stream_app.tools.kpi_diff import diff, report
 
 
 def test_same_records_apart_from_when_they_were_sent() -> None:

@@ -13,12 +13,12 @@ from pydantic_settings import BaseSettings, NoDecode
 
 from schemas.common import DEFAULT_TIMESTAMP_YEARS, time_range_ms
 from stream_app.adapters.settings import VendorSettings
-from stream_app.config import CONFIG, split_list
 from stream_app.families.calls.settings import CallsSettings
 from stream_app.families.crm.settings import CrmSettings
 from stream_app.families.email.settings import EmailSettings
 from stream_app.families.engagement.settings import EngagementSettings
 from stream_app.gateway.settings import GatewaySettings
+from stream_app.settings_base import CONFIG, split_list
 from stream_app.spine.windows import WindowSpec, parse_window_spec, parse_windows
 
 

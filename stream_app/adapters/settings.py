@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
 from stream_app.adapters.hubspot_objects import Owner
-from stream_app.config import CONFIG, split_list
+from stream_app.settings_base import CONFIG, split_list
 
 HUBSPOT_OPEN_STAGES = (
     "appointmentscheduled",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
 
-from stream_app.config import CONFIG
+from stream_app.settings_base import CONFIG
 
 
 class GatewaySettings(BaseSettings):

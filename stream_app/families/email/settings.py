@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-from stream_app.config import CONFIG
+from stream_app.settings_base import CONFIG
 
 
 class EmailSettings(BaseSettings):

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stream_app import dashboards as dash
+from stream_app import grafana as dash
 from stream_app.families.crm.family import TTC_BUCKETS
 from stream_app.families.crm.kpis import COUNTED as CRM_KPI_COUNTED
 from stream_app.families.crm.kpis import STATUSES as CRM_KPI_STATUSES
@@ -262,7 +262,7 @@ def is_count(expr: str) -> bool:
 
 def test_checked_in_dashboards_are_what_the_generator_makes() -> None:
     stale = dash.check(BOARD_DIR)
-    assert not stale, f"stale dashboards {stale}: run `python -m stream_app.dashboards`"
+    assert not stale, f"stale dashboards {stale}: run `python -m stream_app.grafana`"
     assert sorted(p.name for p in BOARD_DIR.glob("*.json")) == sorted(boards())
 
 

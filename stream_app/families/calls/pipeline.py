@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stream_app.families.calls.board import boards
 from stream_app.families.calls.family import CallsFamily
+from stream_app.families.calls.grafana import boards
 from stream_app.families.calls.pacing import Pacing
 from stream_app.families.calls.records import kpi_key, kpi_record
 from stream_app.spine.collector import StateCollector

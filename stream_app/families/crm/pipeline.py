@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stream_app.families.crm.attribution import ATTRIBUTED, OUTCOMES_TOPIC, AttributionFamily
-from stream_app.families.crm.board import boards
 from stream_app.families.crm.family import CrmFamily
+from stream_app.families.crm.grafana import boards
 from stream_app.families.crm.metrics import CrmCollector
 from stream_app.families.crm.records import cohort_records, window_records
 from stream_app.spine.collector import StateCollector

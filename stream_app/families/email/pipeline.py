@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stream_app.families.email.board import boards
 from stream_app.families.email.family import EmailFamily
+from stream_app.families.email.grafana import boards
 from stream_app.families.email.metrics import EmailCollector
 from stream_app.families.email.records import ab_records, cohort_records, window_records
 from stream_app.spine.pipeline import Context, Out, Output, PipelineSpec

@@ -9,8 +9,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stream_app.families.engagement.board import boards
 from stream_app.families.engagement.config import EngagementConfig, load
+from stream_app.families.engagement.grafana import boards
 from stream_app.families.engagement.lead import ENGAGEMENT, LeadFamily
 from stream_app.families.engagement.metrics import SEGMENTS, ReachCollector, SegmentIndex
 from stream_app.families.engagement.reach import ReachFamily

@@ -3,9 +3,9 @@ counters of every worker."""
 
 from __future__ import annotations
 
-from stream_app.dashboards.model import COUNT_NO_VALUE, Json, Panel, Target
-from stream_app.dashboards.promql import rate
-from stream_app.dashboards.render import dashboard
+from stream_app.grafana.model import COUNT_NO_VALUE, Json, Panel, Target
+from stream_app.grafana.promql import rate
+from stream_app.grafana.render import dashboard
 
 
 def panels() -> list[Panel]:

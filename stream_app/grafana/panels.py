@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from stream_app.dashboards.model import COUNT_NO_VALUE, GRID_WIDTH, Json, Panel, Target
-from stream_app.dashboards.promql import cohort_rates
+from stream_app.grafana.model import COUNT_NO_VALUE, GRID_WIDTH, Json, Panel, Target
+from stream_app.grafana.promql import cohort_rates
 
 
 def rate_overrides(names: list[str], decimals: int = 0) -> list[Json]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from stream_app.dashboards.model import COUNT_NO_VALUE, PACE_THRESHOLDS, Json, Panel, Target
-from stream_app.dashboards.panels import bar_chart, rate_overrides, table
-from stream_app.dashboards.promql import (
+from stream_app.grafana.model import COUNT_NO_VALUE, PACE_THRESHOLDS, Json, Panel, Target
+from stream_app.grafana.panels import bar_chart, rate_overrides, table
+from stream_app.grafana.promql import (
     WEEK,
     crm_total,
     crm_window,
@@ -15,7 +15,7 @@ from stream_app.dashboards.promql import (
     ttc_quantile,
     win_rate,
 )
-from stream_app.dashboards.render import dashboard, variable
+from stream_app.grafana.render import dashboard, variable
 
 DISCOVERY_STATUSES = (
     ("answered", "Answered", "green"),

@@ -1,8 +1,8 @@
 """Grafana dashboards as code: plain dicts, written to deploy/grafana/dashboards.
 
-`python -m stream_app.dashboards` regenerates the checked-in JSON; tests/test_dashboards.py fails
+`python -m stream_app.grafana` regenerates the checked-in JSON; tests/test_dashboards.py fails
 while the files on disk differ from what this package builds. Each family's boards are its own
-(`families/<name>/board.py`, listed through the registry), the pipeline-health board is the
+(`families/<name>/grafana.py`, listed through the registry), the pipeline-health board is the
 spine's (`pipeline.py`); `promql` and `panels` are what they share; `render` makes the JSON.
 
 Rules the queries follow (README, "Dashboards"):
@@ -35,11 +35,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stream_app.dashboards import pipeline
-from stream_app.dashboards.model import DATASOURCE_UID
-from stream_app.dashboards.render import expand, render
-from stream_app.families.crm.board import DISCOVERY_STATUSES, TTC_QUANTILES
-from stream_app.families.email.board import EMAIL_RATES
+from stream_app.families.crm.grafana import DISCOVERY_STATUSES, TTC_QUANTILES
+from stream_app.families.email.grafana import EMAIL_RATES
+from stream_app.grafana import pipeline
+from stream_app.grafana.model import DATASOURCE_UID
+from stream_app.grafana.render import expand, render
 from stream_app.spine import registry
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from stream_app.dashboards.model import DATASOURCE, GRID_WIDTH, SCHEMA_VERSION, Json, Panel, Target
+from stream_app.grafana.model import DATASOURCE, GRID_WIDTH, SCHEMA_VERSION, Json, Panel, Target
 
 
 def thresholds(steps: tuple[tuple[float | None, str], ...]) -> Json:

@@ -3,10 +3,10 @@ leads per band now, target fit per segment)."""
 
 from __future__ import annotations
 
-from stream_app.dashboards.model import COUNT_NO_VALUE, Json, Panel, Target
-from stream_app.dashboards.panels import rate_overrides, table
-from stream_app.dashboards.promql import TEAM, guarded, total
-from stream_app.dashboards.render import dashboard, variable
+from stream_app.grafana.model import COUNT_NO_VALUE, Json, Panel, Target
+from stream_app.grafana.panels import rate_overrides, table
+from stream_app.grafana.promql import TEAM, guarded, total
+from stream_app.grafana.render import dashboard, variable
 
 REACH_TEAMS = "label_values(isales_reach_touchpoints_total, team)"
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from stream_app.dashboards.model import COUNT_NO_VALUE, PACE_THRESHOLDS, Json, Panel, Target
-from stream_app.dashboards.panels import rate_overrides, table
-from stream_app.dashboards.promql import TEAM, pacing, ratio, today
-from stream_app.dashboards.render import dashboard, thresholds, variable
+from stream_app.grafana.model import COUNT_NO_VALUE, PACE_THRESHOLDS, Json, Panel, Target
+from stream_app.grafana.panels import rate_overrides, table
+from stream_app.grafana.promql import TEAM, pacing, ratio, today
+from stream_app.grafana.render import dashboard, thresholds, variable
 
 KPIS = (("dials", "Dials"), ("connects", "Connects"), ("talk_minutes", "Talk minutes"))
 

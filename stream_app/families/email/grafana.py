@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from stream_app.dashboards.model import COUNT_NO_VALUE, Json, Panel, Target
-from stream_app.dashboards.panels import breakdown, rate_overrides, table
-from stream_app.dashboards.promql import (
+from stream_app.grafana.model import COUNT_NO_VALUE, Json, Panel, Target
+from stream_app.grafana.panels import breakdown, rate_overrides, table
+from stream_app.grafana.promql import (
     CAMPAIGN,
     cohort,
     cohort_rates,
@@ -12,7 +12,7 @@ from stream_app.dashboards.promql import (
     in_week_order,
     total,
 )
-from stream_app.dashboards.render import dashboard, variable
+from stream_app.grafana.render import dashboard, variable
 
 VARIANT = "variant"
 """The cohort dimension whose `value` is the A/B variant."""

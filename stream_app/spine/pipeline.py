@@ -19,8 +19,8 @@ from stream_app.spine.family_protocol import Family
 
 if TYPE_CHECKING:
     from stream_app.settings import Settings
-    from stream_app.spine.collector import LabelGuard
     from stream_app.spine.engine import Engine
+    from stream_app.spine.labels import LabelGuard
     from stream_app.spine.store import Value
 
 Out = tuple[str, bytes, bytes]

@@ -7,8 +7,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 
 from stream_app.spine.clock import FakeClock
-from stream_app.spine.collector import LabelGuard, StateCollector
+from stream_app.spine.collector import StateCollector
 from stream_app.spine.engine import Engine
+from stream_app.spine.labels import LabelGuard
 from tests.helpers.engines import feed, make
 from tests.helpers.factories import T0, connected_call, event
 from tests.helpers.support import metric_sum, parse_metrics

@@ -16,8 +16,9 @@ from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
 from stream_app.kafka.ingest import decide
 from stream_app.settings import Settings
 from stream_app.spine.clock import FakeClock, SystemClock
-from stream_app.spine.collector import LabelGuard, Only, StateCollector
+from stream_app.spine.collector import Only, StateCollector
 from stream_app.spine.engine import Engine
+from stream_app.spine.labels import LabelGuard
 from stream_app.spine.pipeline import Context, PipelineSpec
 from stream_app.spine.registry import spec_for
 from stream_app.spine.store import DictStore

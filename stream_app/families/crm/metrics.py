@@ -15,7 +15,8 @@ from prometheus_client.core import (
 from schemas.crm import UNATTRIBUTED
 from stream_app.families.crm.family import TTC_BUCKETS
 from stream_app.families.crm.kpis import COUNTED, STATUSES, rates, split, totals_of
-from stream_app.spine.collector import Candidates, StateCollector, group_first, rank_into
+from stream_app.spine.collector import StateCollector, group_first, rank_into
+from stream_app.spine.labels import Candidates
 
 HELP = {
     "handoffs": "Leads handed to field sales (opportunities created), by handoff time.",

@@ -16,14 +16,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from stream_app.families.email.family import METRICS
 from stream_app.families.email.kpis import WINDOW_COUNTS, ab, by_dimension, rates
-from stream_app.spine.collector import (
-    Candidates,
-    Labels,
-    StateCollector,
-    group_first,
-    rank_into,
-    window_rows,
-)
+from stream_app.spine.collector import Labels, StateCollector, group_first, rank_into, window_rows
+from stream_app.spine.labels import Candidates
 from stream_app.spine.store import Value
 
 GUARDED = {"variant": "variant", "segment": "segment", "team": "team"}

@@ -25,8 +25,9 @@ from stream_app.families.engagement.config import EngagementConfig
 from stream_app.families.engagement.kpis import SegmentCounts, SegmentFit, calibration, segment_fit
 from stream_app.families.engagement.reach import DECIDED
 from stream_app.families.engagement.score import BANDS, Band
-from stream_app.spine.collector import Candidates, StateCollector, group_first, rank_into
+from stream_app.spine.collector import StateCollector, group_first, rank_into
 from stream_app.spine.family_protocol import Fact
+from stream_app.spine.labels import Candidates
 
 if TYPE_CHECKING:
     from stream_app.spine.pipeline import Context

@@ -179,8 +179,8 @@ def _collector_text(
 
     from stream_app.families.email.metrics import EmailCollector
     from stream_app.spine.clock import FakeClock
-    from stream_app.spine.collector import LabelGuard
     from stream_app.spine.engine import Engine
+    from stream_app.spine.labels import LabelGuard
     from stream_app.spine.store import DictStore
     from stream_app.spine.windows import parse_window_spec
 

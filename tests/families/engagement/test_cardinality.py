@@ -17,8 +17,8 @@ from stream_app.families.engagement.config import EngagementConfig
 from stream_app.families.engagement.metrics import SEGMENTS, ReachCollector, SegmentIndex
 from stream_app.families.engagement.reach import ReachFamily
 from stream_app.spine.clock import FakeClock
-from stream_app.spine.collector import LabelGuard
 from stream_app.spine.engine import Engine
+from stream_app.spine.labels import LabelGuard
 from stream_app.spine.pipeline import Context, Output
 from stream_app.spine.store import DictStore
 from stream_app.spine.windows import parse_window_spec

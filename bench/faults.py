@@ -27,10 +27,10 @@ from typing import Any
 
 import orjson
 
+from stream_app.demo.traffic import Produced
 from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.kafka.local_broker import LocalKafka
 from stream_app.kafka.topics import ensure_topics
-from stream_app.tools.demo import Produced
 from tests.helpers.checks import progress
 from tests.helpers.hostile import Bad, mix
 from tests.helpers.scenarios import produce_records, settings_for

@@ -25,11 +25,11 @@ from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
 from stream_app.kafka.ingest import decide
 from stream_app.ops.runtime import tune_gc
+from stream_app.registry import spec_for
 from stream_app.settings import Settings
 from stream_app.spine.clock import SystemClock
 from stream_app.spine.decode import decode
 from stream_app.spine.engine import Engine
-from stream_app.spine.registry import spec_for
 from stream_app.spine.store import DictStore
 from stream_app.spine.windows import parse_windows
 

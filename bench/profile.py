@@ -30,13 +30,13 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+from stream_app.demo.traffic import produce
 from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.families.crm.demo import CrmScenarioConfig, crm_scenario
 from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
 from stream_app.kafka.local_broker import LocalKafka
 from stream_app.kafka.topics import ensure_topics
 from stream_app.settings import Settings
-from stream_app.tools.demo import produce
 from tests.helpers.checks import processed
 from tests.helpers.support import WorkerProc, isolated_env, wait_for
 

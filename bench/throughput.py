@@ -37,6 +37,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.peers.venv import peers_python
 from schemas.common import from_ms
+from stream_app.demo.traffic import Produced, produce
 from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.families.calls.family import CallsFamily
 from stream_app.families.crm.attribution import AttributionFamily
@@ -50,7 +51,6 @@ from stream_app.kafka.topics import ensure_topics
 from stream_app.settings import Settings
 from stream_app.spine.clock import SystemClock
 from stream_app.spine.decode import Accepted, decode
-from stream_app.tools.demo import Produced, produce
 from tests.helpers.checks import processed
 from tests.helpers.support import (
     ROOT,

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from schemas.common import from_ms
+from stream_app import registry
 from stream_app.kafka import local_broker
-from stream_app.spine import registry
 
 if TYPE_CHECKING:
     from stream_app.settings import Settings
@@ -89,10 +89,10 @@ def cmd_gateway(_: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from stream_app.demo import traffic as demo
     from stream_app.kafka.client_config import aiokafka_options
     from stream_app.kafka.topics import ensure_topics, wait_for_leaders
     from stream_app.spine.clock import SystemClock
-    from stream_app.tools import demo
 
     settings = _settings()
     asyncio.run(ensure_topics(settings))

@@ -33,13 +33,13 @@ from stream_app.kafka.topics import ensure_topics
 from stream_app.ops.health import StallWatch
 from stream_app.ops.logstorm import LogStorm
 from stream_app.ops.web_auth import authorized, challenge
+from stream_app.registry import spec_for
 from stream_app.settings import Settings
 from stream_app.spine.clock import Clock, SystemClock
 from stream_app.spine.collector import Only, RebalanceCollector, SequencerCollector
 from stream_app.spine.engine import Engine
 from stream_app.spine.labels import LabelGuard
 from stream_app.spine.pipeline import Context
-from stream_app.spine.registry import spec_for
 from stream_app.spine.windows import parse_windows
 
 log = logging.getLogger(__name__)

@@ -240,6 +240,6 @@ class Settings(
     SpineSettings,
 ):
     """The service's one settings object: the spine's and every family's. Adding a family's
-    settings mixin here registers its pipelines (see `stream_app.spine.registry`)."""
+    settings mixin here registers its pipelines (see `stream_app.registry`)."""
 
     model_config = CONFIG

@@ -10,9 +10,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from stream_app import registry
 from stream_app.kafka.client_config import aiokafka_options
 from stream_app.settings import DLQ_HEADROOM_BYTES, Settings
-from stream_app.spine import registry
 
 log = logging.getLogger(__name__)
 

@@ -34,9 +34,9 @@ from rich.progress import (
 
 from stream_app.kafka.client_config import aiokafka_options
 from stream_app.kafka.local_broker import free_port
+from stream_app.registry import spec_for
 from stream_app.settings import Settings
 from stream_app.spine.pipeline import PipelineSpec
-from stream_app.spine.registry import spec_for
 
 EXIT_DONE, EXIT_FAILED = 0, 1
 

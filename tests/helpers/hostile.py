@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from stream_app.tools.demo import Produced
+from stream_app.demo.traffic import Produced
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from stream_app.demo.traffic import Produced, produce
 from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.families.crm.demo import CrmScenarioConfig, crm_scenario
 from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
 from stream_app.kafka.topics import ensure_topics
 from stream_app.settings import Settings
-from stream_app.tools.demo import Produced, produce
 from tests.helpers.hostile import Bad, mix
 from tests.truth.calls import Truth, compute
 from tests.truth.crm import CrmTruth

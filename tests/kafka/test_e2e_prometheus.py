@@ -23,11 +23,11 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
+from stream_app.demo.traffic import Produced, produce
 from stream_app.families.calls.demo import ScenarioConfig
 from stream_app.families.crm.demo import CrmScenarioConfig, crm_scenario, past_only
 from stream_app.families.email.demo import Arm, EmailScenarioConfig, email_scenario
-from stream_app.grafana import expand, panel_queries
-from stream_app.tools.demo import Produced, produce
+from stream_app.tools.dashboards import expand, panel_queries
 from tests.helpers.checks import processed, settled
 from tests.helpers.prometheus_proc import PrometheusProc, fast_rules
 from tests.helpers.scenarios import ScenarioRun, produce_scenario

@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 import pytest
 
+from stream_app.demo.traffic import Produced, produce
 from stream_app.kafka.topics import ensure_topics
-from stream_app.tools.demo import Produced, produce
 from tests.helpers.checks import progress, settled
 from tests.helpers.scenarios import settings_for
 from tests.helpers.support import (

@@ -14,8 +14,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from stream_app.demo.traffic import Produced, produce
 from stream_app.kafka.topics import ensure_topics
-from stream_app.tools.demo import Produced, produce
 from tests.helpers.checks import progress, settled
 from tests.helpers.hubspot_script import OWNERS, SDRS, deals
 from tests.helpers.scenarios import settings_for

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from stream_app.demo.traffic import Produced
 from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.families.crm.demo import CrmScenarioConfig, crm_scenario
 from stream_app.families.email.demo import Arm, EmailScenarioConfig, email_scenario
 from stream_app.kafka.topics import ensure_topics
-from stream_app.tools.demo import Produced
 from tests.helpers.checks import settled
 from tests.helpers.scenarios import produce_records, settings_for
 from tests.helpers.support import (

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from stream_app import cli
+from stream_app.registry import names, spec_for
 from stream_app.settings import Settings
-from stream_app.spine.registry import names, spec_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 import yaml
 
-from stream_app import grafana as dash
 from stream_app.families.crm.family import TTC_BUCKETS
 from stream_app.families.crm.kpis import COUNTED as CRM_KPI_COUNTED
 from stream_app.families.crm.kpis import STATUSES as CRM_KPI_STATUSES
 from stream_app.families.crm.kpis import rates as crm_rates
 from stream_app.families.email.kpis import rates as worker_rates
+from stream_app.tools import dashboards as dash
 
 ROOT = Path(__file__).resolve().parents[2]
 BOARD_DIR = ROOT / "deploy" / "grafana" / "dashboards"
@@ -262,7 +262,7 @@ def is_count(expr: str) -> bool:
 
 def test_checked_in_dashboards_are_what_the_generator_makes() -> None:
     stale = dash.check(BOARD_DIR)
-    assert not stale, f"stale dashboards {stale}: run `python -m stream_app.grafana`"
+    assert not stale, f"stale dashboards {stale}: run `python -m stream_app.tools.dashboards`"
     assert sorted(p.name for p in BOARD_DIR.glob("*.json")) == sorted(boards())
 
 

@@ -14,13 +14,13 @@ from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.families.crm.demo import CrmScenarioConfig, crm_scenario
 from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
 from stream_app.kafka.ingest import decide
+from stream_app.registry import spec_for
 from stream_app.settings import Settings
 from stream_app.spine.clock import FakeClock, SystemClock
 from stream_app.spine.collector import Only, StateCollector
 from stream_app.spine.engine import Engine
 from stream_app.spine.labels import LabelGuard
 from stream_app.spine.pipeline import Context, PipelineSpec
-from stream_app.spine.registry import spec_for
 from stream_app.spine.store import DictStore
 from stream_app.spine.windows import parse_windows
 from tests.helpers.support import parse_metrics

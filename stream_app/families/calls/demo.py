@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from schemas.common import from_ms, to_ms
-from stream_app.tools.demo import Produced, roster
+from stream_app.demo.traffic import Produced, roster
 
 OUTCOMES = (  # (outcome, weight) for outbound calls
     ("human", 0.10),

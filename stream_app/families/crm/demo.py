@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from schemas.common import from_ms, to_ms
+from stream_app.demo.traffic import Produced, roster
 from stream_app.families.crm.kpis import STATUSES
-from stream_app.tools.demo import Produced, roster
 
 FIELDS = ("budget", "authority", "need", "timeline", "competition")
 INDUSTRIES = ("saas", "manufacturing", "retail", "finance")

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from schemas.common import from_ms, to_ms
-from stream_app.tools.demo import Produced
+from stream_app.demo.traffic import Produced
 
 SEGMENTS = ("smb", "mid-market", "enterprise")
 TEAMS = ("team-a", "team-b", None)

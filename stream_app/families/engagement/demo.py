@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from stream_app.tools.demo import Produced
+from stream_app.demo.traffic import Produced
 
 WEB_TYPES = ("page_view", "pricing_page_view", "content_download", "meeting_booked", "chat")
 SEGMENTS = ("saas:smb", "retail:smb")

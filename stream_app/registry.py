@@ -19,7 +19,7 @@ class FamilyPipelines(Protocol):
     def pipelines(self, s: Settings) -> list[PipelineSpec]: ...
 
     def boards(self) -> list[dict[str, Any]]:
-        """The family's Grafana boards (`stream_app.grafana` writes them)."""
+        """The family's Grafana boards (`stream_app.tools.dashboards` writes them)."""
         ...
 
 

@@ -68,7 +68,7 @@ OWN: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "stream_app/kafka/ingest.py",
             "stream_app/service.py",
-            "stream_app/kafka/fetch.py",
+            "stream_app/kafka/internals/faust_fetch.py",
             "stream_app/kafka/source.py",
         ),
     ),

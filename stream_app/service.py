@@ -1,5 +1,6 @@
 """The Faust worker of one pipeline: builds what the pipeline's spec names and wires it to the
-source topic's batches (`kafka.fetch`), one timer for windows over time, and the web pages.
+source topic's batches (`kafka.internals.faust_fetch`), one timer for windows over time, and the
+web pages.
 
 An event walks one way: a fetched batch goes to `Ingest` (decode, dedupe, plan, commit),
 the engine's write-back state goes to the changelog before the batch is acknowledged, the
@@ -18,14 +19,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, cast
 
-import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from stream_app.kafka.changelog_store import FaustTableStore
 from stream_app.kafka.client_config import faust_credentials
 from stream_app.kafka.cluster_watch import ClusterWatch
-from stream_app.kafka.fetch import Batch, BatchApp, BatchConsumer
 from stream_app.kafka.ingest import Handoff, Ingest
+from stream_app.kafka.internals import SignalledWorker, aiokafka_producer
+from stream_app.kafka.internals.faust_fetch import Batch, BatchApp, BatchConsumer
 from stream_app.kafka.partitioner import KafkaPartitioner
 from stream_app.kafka.publish import Publisher
 from stream_app.kafka.source import Source
@@ -49,7 +50,7 @@ EXIT_STATE_MISMATCH = 3
 """Exit status when the cluster no longer holds what the state counted (see ClusterWatch)."""
 
 
-class QuietWorker(faust.Worker):
+class QuietWorker(SignalledWorker):
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         # mode leaves the root logger at DEBUG and filters in the handler, so every debug()
         # call in aiokafka and Faust built a LogRecord: a sixth of the worker's CPU.
@@ -68,7 +69,7 @@ class Worker(QuietWorker):
         super().on_setup_root_logger(logger, level)
         self.service.log_storm.install(logger)
 
-    def _schedule_shutdown(self, signal: signal.Signals) -> None:
+    def on_shutdown_signal(self, signal: signal.Signals) -> None:
         # Faust's stop waits on the producer and the group coordinator; with the broker gone
         # that took 40 s and more. State and offsets are crash-safe, so past the timeout the
         # process simply ends (what a SIGKILL would do, minus the surprise).
@@ -76,7 +77,6 @@ class Worker(QuietWorker):
         watchdog = threading.Timer(timeout, _exit_after_timeout, args=(timeout,))
         watchdog.daemon = True
         watchdog.start()
-        super()._schedule_shutdown(signal)
 
 
 def _exit_fatal(message: str) -> None:
@@ -208,7 +208,7 @@ class Service:
         self.source = Source(app, spec.source)
         self.publisher = Publisher(
             lambda *args, **kwargs: app.producer.send(*args, **kwargs),
-            lambda: cast(Any, app.producer)._ensure_producer(),
+            lambda: aiokafka_producer(app.producer),
             spec,
             self.engine,
             s.dlq_max_record_bytes,
@@ -306,7 +306,7 @@ class Service:
             await ensure_topics(s)
 
         # Subscribed through the conductor like an agent's topic, but its records come as
-        # whole fetches (fetch.BatchConsumer), acknowledged once handled.
+        # whole fetches (faust_fetch.BatchConsumer), acknowledged once handled.
         app.topics.add(self.source_topic)
 
         @app.task  # type: ignore[untyped-decorator]

@@ -25,6 +25,7 @@ from typing import Any, cast
 import orjson
 from rocksdict import WriteBatch
 
+from stream_app.kafka.internals import aiokafka_producer, rocksdb_for_partition
 from stream_app.kafka.produce import send_batches
 from stream_app.spine.store import Value
 
@@ -125,7 +126,7 @@ class FaustTableStore:
             if self.pending.get(key, value) is value:
                 self.pending.pop(key, None)
         topic = self.table.changelog_topic.get_topic_name()
-        producer = self.app.producer._ensure_producer()  # aiokafka's, under Faust's
+        producer = aiokafka_producer(self.app.producer)
         for partition, records in by_partition.items():
             for fut, first, end in await send_batches(producer, topic, partition, records):
                 if self.persistent:
@@ -161,7 +162,7 @@ class FaustTableStore:
     # ---- the local copy ------------------------------------------------------------------
 
     def _db(self, partition: int) -> Any:
-        return self.table.data._db_for_partition(partition)
+        return rocksdb_for_partition(self.table.data, partition)
 
     def load(self, partitions: set[int]) -> None:
         """After recovery and on every assignment change: the in-memory view holds exactly

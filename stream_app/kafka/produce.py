@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from aiokafka.structs import TopicPartition
 
+from stream_app.kafka.internals import accumulator, request_timeout_s, wait_on_metadata
 from stream_app.kafka.partitioner import KafkaPartitioner
 from stream_app.spine.dead_letter import Headers
 
@@ -58,7 +59,7 @@ async def send_batches(
 async def partitions(producer: Any, topic: str) -> tuple[list[int], list[int]]:
     """A topic's partitions and those with a leader now, waiting for its metadata if the
     producer has none yet (a topic it has not sent to)."""
-    await producer.client._wait_on_metadata(topic)
+    await wait_on_metadata(producer, topic)
     metadata = producer.client.cluster
     return (
         sorted(metadata.partitions_for_topic(topic)),
@@ -78,8 +79,8 @@ async def send_keyed(
     CRM stage slower with its taps batched that way), while an append waits only when the
     open batch is full, as `producer.send` does. What is skipped is `send`'s per-record
     metadata wait, partition set and serialiser calls."""
-    accumulator = producer._message_accumulator
-    timeout = producer._request_timeout_ms / 1000
+    open_batches = accumulator(producer)
+    timeout = request_timeout_s(producer)
     layout: dict[str, tuple[list[int], list[int]]] = {}
     sent = []
     for item in items:
@@ -88,7 +89,7 @@ async def send_keyed(
             layout[topic] = await partitions(producer, topic)
         every, available = layout[topic]
         tp = TopicPartition(topic, _partition_of(key, every, available))
-        fut = await accumulator.add_message(
+        fut = await open_batches.add_message(
             tp, key, value, timeout, timestamp_ms=None, headers=headers or []
         )
         sent.append((fut, item))

@@ -10,6 +10,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from stream_app.kafka.internals import consumer_client
+
 VOLATILE = ("emitted_at", "revision", "as_of")
 """Fields that say when a record was sent, not what it counts."""
 
@@ -57,7 +59,7 @@ def latest(options: dict[str, Any], topic: str) -> dict[str, dict[str, Any]]:
         try:
             parts = consumer.partitions_for_topic(topic) or set()
             if not parts:
-                await consumer._client.force_metadata_update()
+                await consumer_client(consumer).force_metadata_update()
                 parts = consumer.partitions_for_topic(topic) or set()
             tps = [TopicPartition(topic, p) for p in sorted(parts)]
             if not tps:

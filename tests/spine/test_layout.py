@@ -17,7 +17,7 @@ PACKAGE = ROOT / "stream_app"
 
 
 def room(module: str) -> str:
-    """stream_app.kafka.fetch -> kafka; stream_app.families.calls.settings -> settings."""
+    """stream_app.kafka.source -> kafka; stream_app.families.calls.settings -> settings."""
     parts = module.split(".")
     if parts[-1] in ("settings", "settings_base"):
         return "settings"

@@ -15,8 +15,9 @@ A rebalance or shutdown waits for the batch being handled (`wait_empty`, as it w
 stream's unacknowledged events) and queued batches are dropped, not handled: the records are
 fetched again from the committed offsets, and the state's own offsets say what was applied.
 
-Written against faust-streaming 0.15's consumer internals (`_drain_messages`, `_acked`,
-`_acked_index`, `_n_acked`, `_read_offset`, `_add_gap`), which pyproject pins.
+Written against faust-streaming 0.15's consumer internals, which pyproject pins exactly: every
+one is listed, with what it is and why, in `stream_app.kafka.internals.MEMBERS`, and
+tests/spine/test_internals.py checks each on the installed version.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         # The structure of Faust's own loop (stop flags, read offsets, gaps, commit_every),
         # with the batch topics' records collected instead of awaited one by one.
         callback = self.callback
-        consumer_should_stop = cast(Any, self)._stopped.is_set
+        consumer_should_stop = cast(Any, self)._stopped.is_set  # mode Service._stopped
         fetcher_should_stop = fetcher._stopped.is_set
         acks_enabled_for = self.app.topics.acks_enabled_for
         batch_topics = self.batch_topics

@@ -21,48 +21,130 @@ HUBSPOT_OPEN_STAGES = (
 
 
 class VendorSettings(BaseSettings):
+    """The vendor normalisers: one pipeline per vendor (`normalise-twilio`, `-aircall`,
+    `-sendgrid`, `-hubspot`) turns the raw webhooks the gateway wrote into the canonical call,
+    e-mail and CRM events, and `hubspot-objects` keeps each HubSpot deal's history to derive
+    its handoff, decisions and outcome."""
+
     model_config = CONFIG
     pipeline_module: ClassVar[str] = "stream_app.adapters.pipeline"
 
-    vendor_twilio_topic: str = "vendor.twilio"
-    vendor_aircall_topic: str = "vendor.aircall"
-    vendor_sendgrid_topic: str = "vendor.sendgrid"
-    vendor_hubspot_topic: str = "vendor.hubspot"
+    vendor_twilio_topic: str = Field(
+        default="vendor.twilio",
+        description="Raw Twilio webhooks, one record per request, from the gateway to the "
+        "normalise-twilio pipeline.",
+    )
+    vendor_aircall_topic: str = Field(
+        default="vendor.aircall",
+        description="Raw Aircall webhooks, one record per request, from the gateway to the "
+        "normalise-aircall pipeline.",
+    )
+    vendor_sendgrid_topic: str = Field(
+        default="vendor.sendgrid",
+        description="Raw SendGrid webhooks, one record per request, from the gateway to the "
+        "normalise-sendgrid pipeline.",
+    )
+    vendor_hubspot_topic: str = Field(
+        default="vendor.hubspot",
+        description="Raw HubSpot webhooks, one record per request, from the gateway to the "
+        "normalise-hubspot pipeline.",
+    )
     vendor_hubspot_objects_topic: str = Field(
         default="vendor.hubspot.objects",
-        description="HubSpot subscription events, one record per event keyed by its object.",
+        description="Internal topic of HubSpot subscription events, one record per event keyed "
+        "by its deal or contact, from normalise-hubspot to hubspot-objects.",
     )
-    vendor_twilio_metrics_port: int = Field(default=9115, ge=1, le=65535)
-    vendor_aircall_metrics_port: int = Field(default=9116, ge=1, le=65535)
-    vendor_sendgrid_metrics_port: int = Field(default=9117, ge=1, le=65535)
-    vendor_hubspot_metrics_port: int = Field(default=9118, ge=1, le=65535)
-    hubspot_objects_metrics_port: int = Field(default=9119, ge=1, le=65535)
+    vendor_twilio_metrics_port: int = Field(
+        default=9115,
+        ge=1,
+        le=65535,
+        description="The normalise-twilio worker's port for /metrics, /healthz and /readyz.",
+    )
+    vendor_aircall_metrics_port: int = Field(
+        default=9116,
+        ge=1,
+        le=65535,
+        description="The normalise-aircall worker's port for /metrics, /healthz and /readyz.",
+    )
+    vendor_sendgrid_metrics_port: int = Field(
+        default=9117,
+        ge=1,
+        le=65535,
+        description="The normalise-sendgrid worker's port for /metrics, /healthz and /readyz.",
+    )
+    vendor_hubspot_metrics_port: int = Field(
+        default=9118,
+        ge=1,
+        le=65535,
+        description="The normalise-hubspot worker's port for /metrics, /healthz and /readyz.",
+    )
+    hubspot_objects_metrics_port: int = Field(
+        default=9119,
+        ge=1,
+        le=65535,
+        description="The hubspot-objects worker's port for /metrics, /healthz and /readyz.",
+    )
     vendor_dedupe_hours: float = Field(
-        default=24.0, gt=0, description="Gateway request ids remembered (vendors retry for a day)."
+        default=24.0,
+        gt=0,
+        description="How long, in hours, each vendor normaliser keeps a raw webhook's request "
+        "id, from the gateway's receipt: a raw record received longer ago than this (by its "
+        "partition's watermark) is dropped as expired. Vendor retries are new requests, "
+        "deduplicated downstream by the canonical events' own ids.",
     )
     hubspot_retention_hours: float = Field(
         default=24 * 180,
         gt=0,
-        description="How long a deal's properties are kept: deals close weeks to months after "
-        "the handoff.",
+        description="How long, in hours, hubspot-objects keeps a deal's history: deals close "
+        "weeks to months after the handoff. Default 4320 h, 180 days.",
     )
     hubspot_owners: dict[str, Owner] = Field(
         default_factory=dict,
-        description='HubSpot owner id -> rep and team, as JSON: {"52550153": {"rep": "rep-ana", '
-        '"team": "team-east"}}. Owner ids are never labels; an unmapped owner is '
-        "hubspot-unmapped.",
+        description='HubSpot owner id -> rep and team, as JSON: `{"52550153": {"rep": '
+        '"rep-ana", "team": "team-east"}}`. Owner ids never become labels; an owner not in the '
+        "map is `hubspot-unmapped`.",
     )
     hubspot_owner_grace_seconds: float = Field(
         default=0.0,
         ge=0,
-        description="An owner change this long after a deal enters a handoff stage still counts "
-        "as its owner at the handoff (a workflow that assigns the owner just after creation). 0: "
-        "an SDR who hands over and reassigns to field sales at once keeps the credit.",
+        description="An owner change up to this many seconds after a deal enters a handoff "
+        "stage still counts as its owner at the handoff (a workflow that assigns the owner "
+        "just after creation). 0: an SDR who hands over and reassigns to field sales at once "
+        "keeps the credit.",
     )
-    hubspot_handoff_stages: Annotated[tuple[str, ...], NoDecode] = HUBSPOT_OPEN_STAGES
-    hubspot_accepted_stages: Annotated[tuple[str, ...], NoDecode] = ("qualifiedtobuy",)
-    hubspot_won_stages: Annotated[tuple[str, ...], NoDecode] = ("closedwon",)
-    hubspot_lost_stages: Annotated[tuple[str, ...], NoDecode] = ("closedlost",)
+    hubspot_handoff_stages: Annotated[
+        tuple[str, ...],
+        NoDecode,
+        Field(
+            description="HubSpot deal stage ids, comma-separated: a deal's first entry into "
+            "one is its handoff, credited to its owner at that moment. Default: the open "
+            "stages of HubSpot's default sales pipeline."
+        ),
+    ] = HUBSPOT_OPEN_STAGES
+    hubspot_accepted_stages: Annotated[
+        tuple[str, ...],
+        NoDecode,
+        Field(
+            description="HubSpot deal stage ids, comma-separated: a deal's first entry into "
+            "one is the opportunity's acceptance."
+        ),
+    ] = ("qualifiedtobuy",)
+    hubspot_won_stages: Annotated[
+        tuple[str, ...],
+        NoDecode,
+        Field(
+            description="HubSpot deal stage ids, comma-separated: the newest change into one "
+            "is a win, with the deal's newest amount and currency."
+        ),
+    ] = ("closedwon",)
+    hubspot_lost_stages: Annotated[
+        tuple[str, ...],
+        NoDecode,
+        Field(
+            description="HubSpot deal stage ids, comma-separated: the newest change into one "
+            "is a loss."
+        ),
+    ] = ("closedlost",)
     hubspot_discovery: dict[str, str] = Field(
         default_factory=lambda: {
             "budget": "isales_budget",
@@ -70,12 +152,16 @@ class VendorSettings(BaseSettings):
             "need": "isales_need",
             "timeline": "isales_timeline",
         },
-        description="Discovery field -> the deal property that holds it (JSON).",
+        description="Discovery field -> the deal property that holds it, as JSON. A property "
+        "empty at the handoff is `not_asked`; `unknown`, `declined` and `n/a` are "
+        "`asked_unknown`, `asked_declined` and `not_applicable`; anything else is `answered` "
+        "(the value itself is not sent).",
     )
     hubspot_currency: str = Field(
         default="USD",
         pattern=r"^[A-Z]{3}$",
-        description="The portal's company currency: a deal without deal_currency_code has it.",
+        description="The portal's company currency (ISO 4217 code, e.g. USD): a deal without "
+        "deal_currency_code has it.",
     )
 
     @field_validator(

@@ -10,27 +10,65 @@ from stream_app.settings_base import CONFIG
 
 
 class GatewaySettings(BaseSettings):
+    """The webhook gateway (`stream-app gateway`): checks each vendor request's signature and
+    writes it to the vendor's raw topic, answering 200 only once Kafka has it. Put a TLS proxy
+    in front. A vendor whose secret is not set has no endpoint (404)."""
+
     model_config = CONFIG
 
-    gateway_host: str = "127.0.0.1"
-    gateway_port: int = Field(default=9120, ge=1, le=65535)
+    gateway_host: str = Field(
+        default="127.0.0.1",
+        description="Address the gateway listens on (`0.0.0.0` in a container, behind the TLS "
+        "proxy).",
+    )
+    gateway_port: int = Field(
+        default=9120,
+        ge=1,
+        le=65535,
+        description="The gateway's port: the /webhooks/<vendor> endpoints, /metrics and /healthz.",
+    )
     gateway_public_url: str = Field(
         default="",
-        description="The base URL the vendors call (https://hooks.example.com), as they see it: "
-        "Twilio signs the full URL. Empty: http://<host>:<port>.",
+        description="The base URL the vendors call (`https://hooks.example.com`), exactly as "
+        "they see it: Twilio and HubSpot sign the full URL. Empty: `http://<host>:<port>`.",
     )
-    gateway_max_body_bytes: int = Field(default=1_000_000, gt=0, le=1_000_000)
+    gateway_max_body_bytes: int = Field(
+        default=1_000_000,
+        gt=0,
+        le=1_000_000,
+        description="Largest request body accepted, in bytes (at most 1000000); a larger one is "
+        "answered 413.",
+    )
     gateway_produce_timeout_seconds: float = Field(
-        default=10.0, gt=0, description="Past it a request is answered 503: the vendor retries."
+        default=10.0,
+        gt=0,
+        description="Seconds the gateway waits for Kafka to acknowledge a request; past it the "
+        "request is answered 503 and the vendor retries.",
     )
-    twilio_auth_token: SecretStr | None = None
+    twilio_auth_token: SecretStr | None = Field(
+        default=None,
+        description="Twilio's Auth Token, which checks X-Twilio-Signature. A secret: never "
+        "printed or logged. Unset: no Twilio endpoint.",
+    )
     sendgrid_verification_key: SecretStr | None = Field(
-        default=None, description="SendGrid's signed-webhook public key (base64 DER)."
+        default=None,
+        description="SendGrid's signed Event Webhook verification key: the base64 (DER) public "
+        "key from SendGrid's settings. Treated as a secret: never printed or logged. Unset: no "
+        "SendGrid endpoint.",
     )
-    aircall_webhook_token: SecretStr | None = None
+    aircall_webhook_token: SecretStr | None = Field(
+        default=None,
+        description="The Aircall webhook's token, compared in constant time with the token in "
+        "each payload. A secret: never printed or logged. Unset: no Aircall endpoint.",
+    )
     hubspot_client_secret: SecretStr | None = Field(
-        default=None, description="The HubSpot app's client secret (signature v3)."
+        default=None,
+        description="The HubSpot app's client secret, which checks X-HubSpot-Signature-v3. A "
+        "secret: never printed or logged. Unset: no HubSpot endpoint.",
     )
     hubspot_signature_tolerance_seconds: float = Field(
-        default=300.0, gt=0, description="HubSpot's documented limit on a request's age."
+        default=300.0,
+        gt=0,
+        description="A HubSpot request whose X-HubSpot-Request-Timestamp is more than this many "
+        "seconds off the gateway's clock is refused (403); 300 is HubSpot's documented limit.",
     )

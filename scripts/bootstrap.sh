@@ -41,4 +41,6 @@ if [ ${#packages[@]} -gt 0 ]; then
 fi
 
 .venv/bin/stream-app kafka fetch >/dev/null
+# The docs site the board serves at /docs/ (the alerts' runbook links open there).
+.venv/bin/stream-app docs >/dev/null
 echo "bootstrap: ready ($(.venv/bin/python --version), $(promtool --version 2>&1 | head -1))"

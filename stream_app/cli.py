@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from schemas.common import from_ms
 from stream_app import registry
+from stream_app.board import DOCS_HTML, DOCS_SOURCE
 from stream_app.kafka import local_broker
 
 if TYPE_CHECKING:
@@ -73,8 +74,19 @@ def cmd_topics(_: argparse.Namespace) -> int:
 def cmd_board(args: argparse.Namespace) -> int:
     from stream_app.board.server import run
 
-    run(args.prometheus_url, args.host, args.port)
+    run(args.prometheus_url, args.host, args.port, Path(args.docs_dir))
     return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    """Build the documentation site (what the board serves at /docs/)."""
+    command = [sys.executable, "-m", "sphinx", "-q", "-b", "html", str(DOCS_SOURCE), args.out]
+    if args.strict:
+        command[3:3] = ["-W", "--keep-going"]
+    done = subprocess.run(command, check=False)
+    if done.returncode == 0:
+        print(f"docs: {Path(args.out).resolve()}/index.html")
+    return done.returncode
 
 
 def cmd_gateway(_: argparse.Namespace) -> int:
@@ -234,6 +246,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             prometheus_port=args.prometheus_port,
             alertmanager_port=args.alertmanager_port,
             rules=Path(args.alert_rules) if args.alert_rules else OpsStack.rules,
+            docs_url=args.docs_url or f"http://127.0.0.1:{args.board_port}/docs",
         )
         missing = ops.missing()
         if missing:
@@ -414,6 +427,10 @@ def main(argv: list[str] | None = None) -> int:
     board.add_argument("--prometheus-url", default="http://127.0.0.1:9090")
     board.add_argument("--host", default="127.0.0.1")
     board.add_argument("--port", type=int, default=9100)
+    board.add_argument("--docs-dir", default=str(DOCS_HTML), help="the built docs served at /docs/")
+    docs = sub.add_parser("docs", help="build the documentation site (served by the board)")
+    docs.add_argument("--out", default=str(DOCS_HTML))
+    docs.add_argument("--strict", action="store_true", help="warnings are errors (as CI)")
 
     up = sub.add_parser(
         "up", help="local broker, workers, Prometheus, Alertmanager and demo traffic; prints URLs"
@@ -426,6 +443,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     up.add_argument("--no-ops", action="store_true", help="no local Prometheus and Alertmanager")
     up.add_argument("--board-port", type=int, default=9100)
+    up.add_argument(
+        "--docs-url",
+        default=None,
+        help="base URL of the docs for the alerts' runbook links (default: the board's /docs)",
+    )
     up.add_argument(
         "--verbose", action="store_true", help="every process's log here, no status table"
     )
@@ -451,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         "topics": cmd_topics,
         "gateway": cmd_gateway,
         "board": cmd_board,
+        "docs": cmd_docs,
         "demo": cmd_demo,
         "schemas": cmd_schemas,
         "replay": cmd_replay,

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from stream_app.board import DOCS_HTML
 from stream_app.board.queries import QUERIES, Query
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,9 @@ def rows(results: dict[Query, list[dict[str, Any]]]) -> dict[str, list[dict[str,
 
 
 class Board:
-    def __init__(self, prometheus_url: str) -> None:
+    def __init__(self, prometheus_url: str, docs_dir: Path = DOCS_HTML) -> None:
         self.prometheus = prometheus_url.rstrip("/")
+        self.docs_dir = docs_dir
         self.session: aiohttp.ClientSession | None = None
 
     async def _get(self, path: str, **params: str) -> Any:
@@ -99,6 +101,26 @@ class Board:
             headers={"Cache-Control": "no-cache"},
         )
 
+    async def docs_root(self, _: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/docs/")
+
+    async def docs(self, request: web.Request) -> web.StreamResponse:
+        """The built documentation site, so the alerts' runbook links open on the first run."""
+        root = self.docs_dir.resolve()
+        tail = request.match_info.get("tail", "") or "index.html"
+        path = (root / tail).resolve()
+        if path.is_dir():
+            path = path / "index.html"
+        if not root.is_dir():
+            return web.Response(
+                status=404,
+                text="The documentation is not built here: run `stream-app docs` "
+                "(scripts/bootstrap.sh does), then reload.",
+            )
+        if root not in path.parents or not path.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(path)
+
     async def start(self, _: web.Application) -> None:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
 
@@ -109,6 +131,8 @@ class Board:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/api/board", self.data)
+        app.router.add_get("/docs", self.docs_root)
+        app.router.add_get("/docs/{tail:.*}", self.docs)
         app.router.add_get("/", self.static)
         app.router.add_get("/{name}", self.static)
         app.on_startup.append(self.start)
@@ -116,5 +140,5 @@ class Board:
         return app
 
 
-def run(prometheus_url: str, host: str, port: int) -> None:
-    web.run_app(Board(prometheus_url).app(), host=host, port=port, print=None)
+def run(prometheus_url: str, host: str, port: int, docs_dir: Path = DOCS_HTML) -> None:
+    web.run_app(Board(prometheus_url, docs_dir).app(), host=host, port=port, print=None)

@@ -31,10 +31,16 @@ def binary(*names: str) -> str | None:
 
 
 def prometheus_config(
-    targets: dict[str, str], rules: Path, alertmanager: str | None, interval_s: int
+    targets: dict[str, str],
+    rules: Path,
+    alertmanager: str | None,
+    interval_s: int,
+    docs_url: str | None = None,
 ) -> dict[str, Any]:
     """Prometheus's configuration for `targets` (pipeline -> host:port). Each target carries
-    its pipeline as a label, so a board can tell them apart without reading ports."""
+    its pipeline as a label, so a board can tell them apart without reading ports. `docs_url`:
+    where the alerts' runbook links point (the rules read it as the external label
+    `isales_docs_url`)."""
     config: dict[str, Any] = {
         "global": {"scrape_interval": f"{interval_s}s", "evaluation_interval": f"{interval_s}s"},
         "rule_files": [str(rules / "*.yml")],
@@ -49,6 +55,8 @@ def prometheus_config(
             }
         ],
     }
+    if docs_url:
+        config["global"]["external_labels"] = {"isales_docs_url": docs_url.rstrip("/")}
     if alertmanager:
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
     return config
@@ -71,6 +79,8 @@ class OpsStack:
     rules: Path = RULES
     interval_s: int = 5
     host: str = "127.0.0.1"
+    docs_url: str | None = None
+    """The docs site's base URL for the alerts' runbook links (`up`: its board's /docs)."""
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -98,7 +108,11 @@ class OpsStack:
         for folder in (prom_dir, am_dir):
             (folder / "data").mkdir(parents=True, exist_ok=True)
         config = prometheus_config(
-            self.targets, self.rules, f"{self.host}:{self.alertmanager_port}", self.interval_s
+            self.targets,
+            self.rules,
+            f"{self.host}:{self.alertmanager_port}",
+            self.interval_s,
+            self.docs_url,
         )
         config_file = prom_dir / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -7,11 +7,14 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from stream_app.ops.stack import prometheus_config
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES_DIR = ROOT / "deploy" / "prometheus" / "rules"
@@ -115,8 +118,53 @@ def test_every_alert_has_for_severity_summary_and_runbook() -> None:
         assert rule.get("labels", {}).get("severity") in SEVERITIES, f"{name}: severity"
         annotations = rule.get("annotations", {})
         assert annotations.get("summary"), f"{name}: no summary"
-        # The README's "Alerts and runbook" section has one "### Alert: <name>" heading each.
-        assert annotations.get("runbook") == f"README.md#alert-{name.lower()}", name
+        assert runbook_path(annotations.get("runbook_url", "")) == runbook_page(name), name
+
+
+DEFAULT_DOCS = "http://127.0.0.1:9100/docs"
+"""Where `stream-app board` serves the docs; the rules' fallback without `isales_docs_url`."""
+TEMPLATE = (
+    "{{ with $externalLabels.isales_docs_url }}{{ . }}{{ else }}" + DEFAULT_DOCS + "{{ end }}"
+)
+
+
+def runbook_page(alert: str) -> str:
+    return f"operations/runbook/{alert}.html#{alert.lower()}"
+
+
+def runbook_path(url: str) -> str:
+    """The page and anchor a rule's runbook_url names under the docs' base URL."""
+    assert url.startswith(TEMPLATE + "/"), url
+    return url.removeprefix(TEMPLATE + "/")
+
+
+@pytest.fixture(scope="module")
+def built_docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("docs") / "html"
+    done = subprocess.run(
+        [sys.executable, "-m", "stream_app", "docs", "--strict", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out
+
+
+def test_every_runbook_link_opens_a_page_with_its_anchor(built_docs: Path) -> None:
+    for rule in alert_rules():
+        page, _, anchor = runbook_page(rule["alert"]).partition("#")
+        html = built_docs / page
+        assert html.is_file(), f"{rule['alert']}: no page {page}"
+        assert f'id="{anchor}"' in html.read_text(), f"{rule['alert']}: no #{anchor} on {page}"
+
+
+def test_up_points_the_runbook_links_at_its_board() -> None:
+    """`up` gives Prometheus the external label the rules' runbook_url reads; promtool's unit
+    tests (deploy/prometheus/tests) check the fallback when no label is set."""
+    config = prometheus_config({}, RULES_DIR, None, 5, "http://127.0.0.1:9200/docs/")
+    assert config["global"]["external_labels"] == {"isales_docs_url": "http://127.0.0.1:9200/docs"}
+    assert "external_labels" not in prometheus_config({}, RULES_DIR, None, 5)["global"]
 
 
 def test_business_hours_gate() -> None:
@@ -134,7 +182,7 @@ def test_every_alert_is_tested_firing_and_quiet() -> None:
     for case in cases:
         for alert in case.get("exp_alerts") or []:
             # Annotations are compared too, so the templates are rendered and checked.
-            assert set(alert.get("exp_annotations", {})) >= {"summary", "runbook"}, case
+            assert set(alert.get("exp_annotations", {})) >= {"summary", "runbook_url"}, case
 
 
 def test_recording_rule_names() -> None:

@@ -141,6 +141,17 @@ def test_up_brings_workers_prometheus_rules_and_a_firing_alert(tmp_path: Path) -
             )
 
         wait_for(firing, 240, f"{ALERT} firing in Alertmanager", every=2.0)
+        # Its runbook link points at the board's own /docs (the external label `up` sets), and
+        # the board serves that page with the alert's anchor (docs built by bootstrap/test.sh).
+        runbooks = {
+            a["annotations"]["runbook_url"]
+            for a in get(f"{alertmanager}/api/v2/alerts")
+            if a["labels"]["alertname"] == ALERT
+        }
+        page = f"http://127.0.0.1:{board_port}/docs/operations/runbook/{ALERT}.html"
+        assert runbooks == {f"{page}#{ALERT.lower()}"}
+        with urllib.request.urlopen(page, timeout=10) as response:
+            assert f'id="{ALERT.lower()}"' in response.read().decode()
         printed = (tmp_path / "up.log").read_text()
         assert f"Prometheus:   {prometheus}" in printed
         assert f"Alertmanager: {alertmanager}" in printed

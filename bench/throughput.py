@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import math
 import os
+import platform
 import random
 import shutil
 import statistics
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -482,6 +484,12 @@ def main() -> int:
         help="scrape interval of the under-load probe",
     )
     parser.add_argument(
+        "--json",
+        default=None,
+        help="also write the runs and medians as JSON here (docs/benchmarks/<pipeline>.json "
+        "is what the docs' benchmarks page is made from)",
+    )
+    parser.add_argument(
         "--probe-full-scrape",
         action="store_true",
         help="the under-load probe reads every series, not only the one it waits for",
@@ -633,7 +641,51 @@ def main() -> int:
     )
     if extra:
         print("medians: " + ", ".join(f"{k} {med[k]:,.2f}" for k in extra))
+    if args.json:
+        Path(args.json).write_text(
+            orjson.dumps(
+                result_document(args.pipeline, rows, med), option=orjson.OPT_INDENT_2
+            ).decode()
+            + "\n"
+        )
     return 0
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on: they mean little without it."""
+    cpu = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory_gib = None
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": memory_gib,
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+    }
+
+
+def result_document(
+    pipeline: str, rows: list[dict[str, Any]], medians: dict[str, float]
+) -> dict[str, Any]:
+    return {
+        "pipeline": pipeline,
+        "date": datetime.now(UTC).isoformat(timespec="minutes"),
+        "command": "python -m bench.throughput " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "runs": rows,
+        "medians": medians,
+    }
 
 
 if __name__ == "__main__":

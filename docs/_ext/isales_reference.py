@@ -1,4 +1,6 @@
-"""Sphinx extension: writes reference/configuration.md from the settings model at every build.
+"""Sphinx extension: writes reference/configuration.md from the settings model and
+reference/metrics.md from the metrics catalogs and benchmarks.md from docs/benchmarks/*.json
+at every build.
 
 The page is generated, never edited: each settings mixin is a section (its docstring the intro),
 each field an entry with the environment variable(s) it is read from, its type, its default and
@@ -305,8 +307,35 @@ def write_reference(srcdir: Path) -> Path:
     return path
 
 
+METRICS_PAGE = Path("reference") / "metrics.md"
+
+
+def write_metrics_reference(srcdir: Path) -> Path:
+    """The metrics page, from the metrics catalogs (stream_app.tools.metrics_reference)."""
+    from stream_app.tools.metrics_reference import markdown
+
+    path = srcdir / METRICS_PAGE
+    text = markdown()
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_benchmarks(srcdir: Path) -> Path:
+    """The benchmarks page, from docs/benchmarks/*.json (bench.report)."""
+    from bench.report import markdown
+
+    path = srcdir / "benchmarks.md"
+    text = markdown(srcdir / "benchmarks")
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
 def on_builder_inited(app: Any) -> None:
     write_reference(Path(app.srcdir))
+    write_metrics_reference(Path(app.srcdir))
+    write_benchmarks(Path(app.srcdir))
 
 
 def setup(app: Any) -> dict[str, Any]:

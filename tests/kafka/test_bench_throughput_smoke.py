@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from bench import report
 from tests.helpers.support import ROOT
 
 pytestmark = pytest.mark.kafka
@@ -24,7 +25,10 @@ def test_bench_throughput_with_peers_runs_from_a_fresh_state_and_leaves_the_chec
 ) -> None:
     peers_venv = tmp_path / "peers-venv"
     before = set(os.listdir(ROOT))
+    results = tmp_path / "results"
+    results.mkdir()
     args = ["--calls", "60", "--repeat", "1", "--latency-samples", "2", "--peers"]
+    args += ["--json", str(results / "calls.json")]
     done = subprocess.run(
         [
             sys.executable,
@@ -54,5 +58,11 @@ def test_bench_throughput_with_peers_runs_from_a_fresh_state_and_leaves_the_chec
     # Both peers ran from the venv built here (a rate or NaN: at this size either may be).
     assert {"quix_eps", "bytewax_eps"} <= rows[0].keys(), rows[0]
     assert (peers_venv / "bin" / "python").exists()
+    # The JSON beside the text, and the docs' table made from it.
+    document = orjson.loads((results / "calls.json").read_bytes())
+    assert document["pipeline"] == "calls" and document["runs"] == rows
+    assert document["machine"]["cores"] == os.cpu_count()
+    page = report.markdown(results)
+    assert "## calls" in page and "--peers" in page and "| median |" in page
     # The bare Faust agent's data directory once landed in the working directory.
     assert set(os.listdir(ROOT)) - before == set()

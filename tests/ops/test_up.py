@@ -23,10 +23,12 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from stream_app.cli import UP_PIPELINES
 from stream_app.kafka.local_broker import free_port
 from stream_app.ops.stack import RULES
+from stream_app.tools.metrics_reference import exposed_by
 from tests.helpers.browser import cells, console_errors, render, screenshot
 from tests.helpers.support import ROOT, metric_sum, parse_metrics, wait_for
 
@@ -166,6 +168,8 @@ def test_up_brings_workers_prometheus_rules_and_a_firing_alert(tmp_path: Path) -
         board = f"http://127.0.0.1:{board_port}/"
         assert f"Board:   {board}" in printed
         check_board(env, prometheus, board, tmp_path)
+        for pipeline, variable in PORTS.items():
+            check_catalog(pipeline, env[variable])
     finally:
         children.update(descendants(up.pid))
         up.send_signal(signal.SIGINT)
@@ -180,6 +184,23 @@ def test_up_brings_workers_prometheus_rules_and_a_firing_alert(tmp_path: Path) -
     assert not re.search(r"Traceback", read_log())
     demo_log = (tmp_path / "state" / "logs" / "demo.log").read_text()
     assert "NotLeaderForPartition" not in demo_log  # it waits for topic leaders first
+
+
+def check_catalog(pipeline: str, port: str) -> None:
+    """A live worker shows exactly its pipeline's catalogued series: names, types, help and
+    labels (the docs' metrics page is made from the same catalog)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        live = {
+            (f.name + "_total" if f.type == "counter" else f.name): f
+            for f in text_string_to_metric_families(r.read().decode())
+        }
+    catalog = {series.name: series for series in exposed_by(pipeline)}
+    assert set(live) == set(catalog), (pipeline, set(live) ^ set(catalog))
+    for name, family in live.items():
+        series = catalog[name]
+        assert (family.type, family.documentation) == (series.kind, series.help), name
+        labels = {k for sample in family.samples for k in sample.labels} - {"le"}
+        assert labels <= set(series.labels), (name, labels)
 
 
 def scrape(port: str) -> Any:

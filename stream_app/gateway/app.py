@@ -11,8 +11,8 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
 
 import orjson
 from aiohttp import web
@@ -25,6 +25,7 @@ from aiokafka.errors import (
     UnknownProducerId,
 )
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic import SecretStr
 
 from stream_app.gateway import catalog, signatures
 from stream_app.kafka.client_config import aiokafka_options
@@ -44,6 +45,16 @@ SENDGRID_SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
 SENDGRID_TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
 HUBSPOT_SIGNATURE = "X-HubSpot-Signature-v3"
 HUBSPOT_TIMESTAMP = "X-HubSpot-Request-Timestamp"
+HUBSPOT_LEGACY_SIGNATURE = "X-HubSpot-Signature"
+HUBSPOT_LEGACY_VERSION = "X-HubSpot-Signature-Version"
+SECRET_SETTINGS = {
+    "twilio": "twilio_auth_token",
+    "sendgrid": "sendgrid_verification_key",
+    "aircall": "aircall_webhook_token",
+    "hubspot": "hubspot_client_secret",
+}
+"""The setting holding each vendor's current secret; `<it>_previous` and `<it>_previous_until`
+hold a rotation's previous one."""
 
 
 class Gateway:
@@ -70,6 +81,12 @@ class Gateway:
             catalog.FAILURES.labels,
             registry=self.registry,
         )
+        self.verified = Counter(
+            base(catalog.VERIFIED),
+            catalog.VERIFIED.help,
+            catalog.VERIFIED.labels,
+            registry=self.registry,
+        )
         self.replaced = Counter(
             base(catalog.REPLACED),
             catalog.REPLACED.help,
@@ -87,64 +104,99 @@ class Gateway:
 
     # ---- verification ---------------------------------------------------------------------
 
-    def _verifier(self, vendor: str) -> Callable[[web.Request, bytes], bool | None] | None:
+    def _secrets(self, vendor: str) -> list[tuple[str, str]]:
+        """(which, secret) the vendor's requests may be signed with now: the current one and,
+        during a rotation, the previous one until its overlap ends."""
+        name = SECRET_SETTINGS[vendor]
+        s = self.s
+        current: SecretStr | None = getattr(s, name)
+        if current is None:
+            return []
+        found = [("current", current.get_secret_value())]
+        previous: SecretStr | None = getattr(s, f"{name}_previous")
+        until: datetime | None = getattr(s, f"{name}_previous_until")
+        if previous is not None and (
+            until is None or self.clock.now_ms() < until.timestamp() * 1000
+        ):
+            found.append(("previous", previous.get_secret_value()))
+        return found
+
+    def verifier(self, vendor: str) -> Callable[[web.Request, bytes], bool | None] | None:
         """None: the vendor is not configured. The check returns None when the request has no
-        signature at all (401), False when it has a wrong one (403)."""
+        signature at all (401), False when it has a wrong one (403); which secret verified is
+        counted."""
+        secrets = self._secrets(vendor)
+        if not secrets:
+            return None
+        check = self._check(vendor)
+
+        def verify(request: web.Request, body: bytes) -> bool | None:
+            verdict: bool | None = False
+            for which, secret in secrets:
+                verdict = check(secret, request, body)
+                if verdict is None:
+                    return None
+                if verdict:
+                    self.verified.labels(vendor, which).inc()
+                    return True
+            return verdict
+
+        return verify
+
+    def _check(self, vendor: str) -> Callable[[str, web.Request, bytes], bool | None]:
+        """One secret's check of a request, as the vendor signs it."""
         s = self.s
         base = s.gateway_public_url or f"http://{s.gateway_host}:{s.gateway_port}"
-        if vendor == "twilio" and s.twilio_auth_token is not None:
-            token = s.twilio_auth_token.get_secret_value()
 
-            def check_twilio(request: web.Request, body: bytes) -> bool | None:
-                given = request.headers.get("X-Twilio-Signature")
-                if not given:
-                    return None
-                params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-                return signatures.twilio(token, base + request.path_qs, params, given)
+        def check_twilio(token: str, request: web.Request, body: bytes) -> bool | None:
+            given = request.headers.get("X-Twilio-Signature")
+            if not given:
+                return None
+            # path_qs is the request-target as received: the URL Twilio signed, never
+            # re-encoded (a percent-encoded query stays as it was configured).
+            return signatures.twilio(token, base + request.path_qs, body, given)
 
-            return check_twilio
-        if vendor == "sendgrid" and s.sendgrid_verification_key is not None:
-            key = s.sendgrid_verification_key.get_secret_value()
+        def check_sendgrid(key: str, request: web.Request, body: bytes) -> bool | None:
+            given = request.headers.get(SENDGRID_SIGNATURE)
+            stamp = request.headers.get(SENDGRID_TIMESTAMP)
+            if not given or not stamp:
+                return None
+            return signatures.sendgrid(key, given, stamp, body)
 
-            def check_sendgrid(request: web.Request, body: bytes) -> bool | None:
-                given = request.headers.get(SENDGRID_SIGNATURE)
-                stamp = request.headers.get(SENDGRID_TIMESTAMP)
-                if not given or not stamp:
-                    return None
-                return signatures.sendgrid(key, given, stamp, body)
+        def check_aircall(token: str, request: web.Request, body: bytes) -> bool | None:
+            if b'"token"' not in body:
+                return None
+            return signatures.aircall(token, body)
 
-            return check_sendgrid
-        if vendor == "aircall" and s.aircall_webhook_token is not None:
-            aircall_token = s.aircall_webhook_token.get_secret_value()
+        tolerance_ms = int(s.hubspot_signature_tolerance_seconds * 1000)
 
-            def check_aircall(request: web.Request, body: bytes) -> bool | None:
-                if b'"token"' not in body:
-                    return None
-                return signatures.aircall(aircall_token, body)
-
-            return check_aircall
-        if vendor == "hubspot" and s.hubspot_client_secret is not None:
-            secret = s.hubspot_client_secret.get_secret_value()
-            tolerance_ms = int(s.hubspot_signature_tolerance_seconds * 1000)
-
-            def check_hubspot(request: web.Request, body: bytes) -> bool | None:
-                given = request.headers.get(HUBSPOT_SIGNATURE)
-                stamp = request.headers.get(HUBSPOT_TIMESTAMP)
-                if not given or not stamp:
-                    return None
+        def check_hubspot(secret: str, request: web.Request, body: bytes) -> bool | None:
+            given = request.headers.get(HUBSPOT_SIGNATURE)
+            stamp = request.headers.get(HUBSPOT_TIMESTAMP)
+            uri = base + request.path_qs
+            if given and stamp:
                 return signatures.hubspot_v3(
                     secret,
                     request.method,
-                    base + request.path_qs,
+                    uri,
                     body,
                     stamp,
                     given,
                     self.clock.now_ms(),
                     tolerance_ms,
                 )
+            legacy = request.headers.get(HUBSPOT_LEGACY_SIGNATURE)
+            if legacy and s.hubspot_legacy_signatures:
+                version = request.headers.get(HUBSPOT_LEGACY_VERSION, "v1")
+                return signatures.hubspot_legacy(secret, version, request.method, uri, body, legacy)
+            return None
 
-            return check_hubspot
-        return None
+        return {
+            "twilio": check_twilio,
+            "sendgrid": check_sendgrid,
+            "aircall": check_aircall,
+            "hubspot": check_hubspot,
+        }[vendor]
 
     # ---- requests -------------------------------------------------------------------------
 
@@ -158,7 +210,7 @@ class Gateway:
         return web.Response(status=status)
 
     async def _handle(self, vendor: str, request: web.Request) -> int:
-        check = self._verifier(vendor) if vendor in VENDORS else None
+        check = self.verifier(vendor) if vendor in VENDORS else None
         if check is None:
             return 404
         try:

@@ -28,4 +28,11 @@ REPLACED = Series(
     "Times the Kafka producer was replaced after an error it does not recover from.",
     (),
 )
-SERIES: tuple[Series, ...] = (REQUESTS, LATENCY, FAILURES, REPLACED)
+VERIFIED = Series(
+    "isales_gateway_signatures_verified_total",
+    "counter",
+    "Requests whose signature verified, by vendor and by the secret that verified it (current "
+    "or previous): once `previous` stops growing, the old secret can go.",
+    ("vendor", "secret"),
+)
+SERIES: tuple[Series, ...] = (REQUESTS, LATENCY, FAILURES, VERIFIED, REPLACED)

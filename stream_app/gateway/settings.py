@@ -3,10 +3,27 @@ printed, never logged; a vendor whose secret is not set has no endpoint (404).""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings
 
 from stream_app.settings_base import CONFIG
+
+
+def _previous(what: str, setting: str) -> str:
+    return (
+        f"The previous {what}, still accepted while a rotation is under way (until "
+        f"`ISALES_{setting.upper()}_PREVIOUS_UNTIL`, if set). A secret: never printed or logged. "
+        '`isales_gateway_signatures_verified_total{secret="previous"}` says whether the vendor '
+        "still uses it."
+    )
+
+
+def _until(what: str) -> str:
+    return (
+        "When the rotation's overlap ends (ISO 8601 with an offset, e.g. "
+        f"`2026-12-31T00:00:00Z`): past it the previous {what} is refused. Unset: accepted for "
+        "as long as it is set."
+    )
 
 
 class GatewaySettings(BaseSettings):
@@ -50,21 +67,61 @@ class GatewaySettings(BaseSettings):
         description="Twilio's Auth Token, which checks X-Twilio-Signature. A secret: never "
         "printed or logged. Unset: no Twilio endpoint.",
     )
+    twilio_auth_token_previous: SecretStr | None = Field(
+        default=None,
+        description=_previous("Twilio Auth Token", "twilio_auth_token"),
+    )
+    twilio_auth_token_previous_until: AwareDatetime | None = Field(
+        default=None,
+        description=_until("Twilio Auth Token"),
+    )
     sendgrid_verification_key: SecretStr | None = Field(
         default=None,
         description="SendGrid's signed Event Webhook verification key: the base64 (DER) public "
         "key from SendGrid's settings. Treated as a secret: never printed or logged. Unset: no "
         "SendGrid endpoint.",
     )
+    sendgrid_verification_key_previous: SecretStr | None = Field(
+        default=None,
+        description=_previous("SendGrid verification key", "sendgrid_verification_key"),
+    )
+    sendgrid_verification_key_previous_until: AwareDatetime | None = Field(
+        default=None,
+        description=_until("SendGrid verification key"),
+    )
     aircall_webhook_token: SecretStr | None = Field(
         default=None,
         description="The Aircall webhook's token, compared in constant time with the token in "
         "each payload. A secret: never printed or logged. Unset: no Aircall endpoint.",
     )
+    aircall_webhook_token_previous: SecretStr | None = Field(
+        default=None,
+        description=_previous("Aircall webhook token", "aircall_webhook_token"),
+    )
+    aircall_webhook_token_previous_until: AwareDatetime | None = Field(
+        default=None,
+        description=_until("Aircall webhook token"),
+    )
     hubspot_client_secret: SecretStr | None = Field(
         default=None,
-        description="The HubSpot app's client secret, which checks X-HubSpot-Signature-v3. A "
+        description="The HubSpot app's client secret, which checks X-HubSpot-Signature-v3 (and "
+        "the older X-HubSpot-Signature with `ISALES_HUBSPOT_LEGACY_SIGNATURES`). A "
         "secret: never printed or logged. Unset: no HubSpot endpoint.",
+    )
+    hubspot_client_secret_previous: SecretStr | None = Field(
+        default=None,
+        description=_previous("HubSpot client secret", "hubspot_client_secret"),
+    )
+    hubspot_client_secret_previous_until: AwareDatetime | None = Field(
+        default=None,
+        description=_until("HubSpot client secret"),
+    )
+    hubspot_legacy_signatures: bool = Field(
+        default=False,
+        description="Also accept HubSpot's older X-HubSpot-Signature (v1: webhook subscriptions "
+        "of apps without v3; v2: workflow webhook actions) when a request carries no v3 "
+        "signature. They have no timestamp, so a captured request can be replayed: leave off "
+        "unless your HubSpot app sends only those.",
     )
     hubspot_signature_tolerance_seconds: float = Field(
         default=300.0,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from urllib.parse import urlencode
 
 import orjson
 from cryptography.hazmat.primitives import hashes, serialization
@@ -28,10 +29,12 @@ def twilio_doc_signature(token: str, url: str, params: dict[str, str]) -> str:
 
 def test_twilio() -> None:
     good = twilio_doc_signature("secret-token", URL, PARAMS)
-    assert signatures.twilio("secret-token", URL, PARAMS, good)
-    assert not signatures.twilio("other-token", URL, PARAMS, good)
-    assert not signatures.twilio("secret-token", URL, PARAMS | {"CallStatus": "completed"}, good)
-    assert not signatures.twilio("secret-token", URL.replace("rep-a", "rep-b"), PARAMS, good)
+    form = urlencode(PARAMS).encode()
+    assert signatures.twilio("secret-token", URL, form, good)
+    assert not signatures.twilio("other-token", URL, form, good)
+    changed = urlencode(PARAMS | {"CallStatus": "completed"}).encode()
+    assert not signatures.twilio("secret-token", URL, changed, good)
+    assert not signatures.twilio("secret-token", URL.replace("rep-a", "rep-b"), form, good)
 
 
 def test_sendgrid() -> None:

@@ -12,8 +12,11 @@ CRM and e-mail) and the normaliser stage is per vendor topic.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+
+_TYPE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,4 +32,22 @@ class Rejected:
     reason: str
 
 
-Mapped = Canonical | Rejected
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A vendor event that carries nothing for the KPIs (an Aircall `call.hold`, a SendGrid
+    `group_resubscribe`, a HubSpot company change) or a type the vendor added since: normal
+    traffic, so never a dead letter; counted per vendor and type
+    (`isales_vendor_ignored_events_total`)."""
+
+    vendor: str
+    kind: str
+
+
+Mapped = Canonical | Rejected | Ignored
+
+
+def ignored_label(vendor: str, kind: str) -> str:
+    """`vendor|type` as the counter's labels: a vendor's type names kept if they look like type
+    names (letters, digits, `._-`, at most 64), anything else as `invalid`."""
+    clean = kind if _TYPE_NAME.fullmatch(kind) else "invalid"
+    return f"{vendor}|{clean}"

@@ -1,5 +1,6 @@
-"""HubSpot webhooks (a JSON array of up to 100 subscription events, legacy `deal.*` and
-`contact.*` subscription types): split into one record per CRM object, keyed by the object.
+"""HubSpot webhooks (a JSON array of up to 100 subscription events: the legacy `deal.*` and
+`contact.*` subscription types, and the generic `object.*` ones for deals and contacts by
+`objectTypeId`): split into one record per CRM object, keyed by the object.
 
 HubSpot sends one property per event (`deal.propertyChange` with `propertyName`,
 `propertyValue`), so no single webhook says "deal won for 1,200 EUR handed over by rep A": that
@@ -24,10 +25,13 @@ from typing import Any
 
 import orjson
 
-from stream_app.adapters import Canonical, Mapped, Rejected
+from stream_app.adapters import Canonical, Ignored, Mapped, Rejected
 
 OBJECTS = "hubspot_objects"  # emit role: the per-object topic
 CHANGES = {"creation", "propertyChange", "associationChange", "deletion"}
+OBJECT_TYPES = {"0-3": "deal", "0-1": "contact"}
+"""HubSpot's object type ids of the generic `object.*` subscriptions (the CRM objects
+reference): deals and contacts; companies (0-2), tickets (0-5) and the rest are ignored."""
 DEAL_CONTACT = {"DEAL_TO_CONTACT": "deal", "CONTACT_TO_DEAL": "contact"}
 MAX_VALUE = 500
 
@@ -46,12 +50,20 @@ def _int(value: Any) -> int | None:
     return None
 
 
-def _one(event: Any) -> Mapped | None:
+def _one(event: Any) -> Mapped:
     if not isinstance(event, dict):
         return Rejected("invalid_payload", "an array element is not an object")
-    kind, _, change = str(event.get("subscriptionType", "")).partition(".")
+    subscription = str(event.get("subscriptionType", ""))
+    kind, _, change = subscription.partition(".")
+    if kind == "object":
+        # The developer platform's generic subscriptions name the object by its type id;
+        # deals and contacts mean what their legacy subscriptions mean (the same event id, so
+        # an app subscribed both ways counts a change once).
+        kind = OBJECT_TYPES.get(str(event.get("objectTypeId", "")), "object")
     if kind not in ("deal", "contact") or change not in CHANGES:
-        return None  # companies, tickets, conversations, privacy deletions: not counted here
+        # Companies, tickets, conversations, privacy deletions, other object types: counted,
+        # not dead letters.
+        return Ignored("hubspot", subscription or "none")
     portal, object_id = _int(event.get("portalId")), _int(event.get("objectId"))
     occurred = _int(event.get("occurredAt"))
     if portal is None or (object_id is None and change != "associationChange"):
@@ -77,8 +89,8 @@ def _one(event: Any) -> Mapped | None:
     if change == "associationChange":
         direction = DEAL_CONTACT.get(str(event.get("associationType", "")))
         source, target = _int(event.get("fromObjectId")), _int(event.get("toObjectId"))
-        if direction is None:
-            return None  # deal to company, contact to company, ...
+        if direction is None:  # deal to company, contact to company, ...
+            return Ignored("hubspot", f"{kind}.associationChange")
         if source is None or target is None:
             return Rejected("missing_field", "associationChange needs fromObjectId, toObjectId")
         deal, contact = (source, target) if direction == "deal" else (target, source)
@@ -105,4 +117,4 @@ def adapt(payload: bytes) -> list[Mapped]:
         body = [body]
     if not isinstance(body, list):
         return [Rejected("invalid_payload", "expected a JSON array of events")]
-    return [m for m in map(_one, body) if m is not None]
+    return [_one(event) for event in body]

@@ -3,6 +3,8 @@ calls, e-mail and CRM topics, keyed as those pipelines require, with the vendor'
 time and retry-stable ids. It counts nothing; like every stage, it keeps its source offsets in
 its state, so a SIGKILL re-sends at worst (same event ids), never loses.
 
+A vendor event with nothing for the KPIs, or of a type the vendor added since, maps to nothing
+and is counted per vendor and type (`isales_vendor_ignored_events_total`), never dead-lettered.
 A payload that maps to nothing but rejections is refused at decode: the DLQ gets the original
 record with its source topic, partition, offset and the adapter's reason, and the DLQ counter
 counts it. A batch (SendGrid) with some bad events sends the good ones on and each bad one to
@@ -21,7 +23,17 @@ from pydantic_core import PydanticCustomError
 
 from schemas.common import to_ms
 from schemas.vendor import VendorEnvelope
-from stream_app.adapters import Canonical, Mapped, Rejected, aircall, hubspot, sendgrid, twilio
+from stream_app.adapters import (
+    Canonical,
+    Ignored,
+    Mapped,
+    Rejected,
+    aircall,
+    hubspot,
+    ignored_label,
+    sendgrid,
+    twilio,
+)
 from stream_app.spine.family_protocol import DerivedSpec, Emit, Facts, MetricSpec, State
 
 REJECTED = "rejected"  # emit role: the DLQ topic
@@ -30,7 +42,7 @@ REJECTED = "rejected"  # emit role: the DLQ topic
 def adapt(envelope: VendorEnvelope) -> list[Mapped]:
     body = envelope.body.encode()
     if envelope.vendor == "twilio":
-        return twilio.adapt(body, dict(parse_qsl(envelope.query)))
+        return twilio.adapt(body, dict(parse_qsl(envelope.query)), to_ms(envelope.received_at))
     if envelope.vendor == "aircall":
         return aircall.adapt(body)
     if envelope.vendor == "hubspot":
@@ -107,12 +119,23 @@ class NormaliserFamily:
     def windowed(self, fact: str) -> bool:
         return False
 
+    def tally(self, event: Envelope) -> dict[str, int] | None:
+        """The vendor events of this request that map to nothing, by `vendor|type`: counted in
+        the partition's state (isales_vendor_ignored_events_total), exactly once, as the
+        applied events are."""
+        counts: dict[str, int] = {}
+        for m in event.mapped:
+            if isinstance(m, Ignored):
+                label = ignored_label(m.vendor, m.kind)
+                counts[label] = counts.get(label, 0) + 1
+        return counts or None
+
     def emit(self, old: State | None, new: State, event: Envelope) -> list[Emit]:
         out: list[Emit] = []
         for m in event.mapped:
             if isinstance(m, Canonical):
                 out.append((m.role, m.key, orjson.dumps(m.event)))
-            else:
+            elif isinstance(m, Rejected):
                 body: dict[str, Any] = {
                     "vendor": event.vendor,
                     "request_id": event.request_id,

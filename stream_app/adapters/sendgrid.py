@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from stream_app.adapters import Canonical, Mapped, Rejected
+from stream_app.adapters import Canonical, Ignored, Mapped, Rejected
 
 TYPES = {
     "processed": "sent",
@@ -61,10 +61,9 @@ def adapt_event(event: Any) -> Mapped | None:
     if not isinstance(event, dict):
         return Rejected("invalid_payload", "an event is not a JSON object")
     kind = event.get("event")
-    if kind in IGNORED:
-        return None
-    if kind not in TYPES:
-        return Rejected("unknown_type", f"unknown SendGrid event type {str(kind)[:40]!r}")
+    if kind in IGNORED or kind not in TYPES:
+        # Nothing for the KPIs, or a type SendGrid added since: counted, not a dead letter.
+        return Ignored("sendgrid", str(kind))
     event_id, message = event.get("sg_event_id"), event.get("sg_message_id")
     if not event_id or not message:
         return Rejected("missing_field", "sg_event_id and sg_message_id are required")

@@ -13,6 +13,9 @@ callback maps to one canonical call event, none (a rep's own softphone leg), or 
   are machines, and a `completed` call without `AnsweredBy` is only known to have connected.
 * `event_id` = CallSid + status: Twilio retries a callback with the same fields, so a retry is
   the same event.
+* With `AsyncAmd=true` the verdict comes on its own callback (AsyncAmdStatusCallback: CallSid,
+  AnsweredBy, MachineDetectionDuration; no CallStatus): an `answered` event of the call with the
+  verdict (`event_id` CallSid + `amd`). Put the same query on that URL as on StatusCallback.
 """
 
 from __future__ import annotations
@@ -56,12 +59,14 @@ def _rfc2822_ms(value: str | None) -> int | None:
         return None
 
 
-def adapt(body: bytes, query: Mapping[str, str]) -> list[Mapped]:
+def adapt(body: bytes, query: Mapping[str, str], received_at: int | None = None) -> list[Mapped]:
     try:
         form = dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False))
     except UnicodeDecodeError:
         return [Rejected("invalid_payload", "the body is not form-encoded text")]
     sid, status = form.get("CallSid"), form.get("CallStatus")
+    if sid and not status and form.get("AnsweredBy"):
+        return _async_amd(sid, form, query, received_at)
     if not sid or not status:
         return [Rejected("missing_field", "CallSid and CallStatus are required")]
     if status not in STATUS:
@@ -107,4 +112,39 @@ def adapt(body: bytes, query: Mapping[str, str]) -> list[Mapped]:
     if status == "completed" and duration.isdigit() and int(duration) > 0:
         # CallDuration runs from the answer to the hang-up, on the final callback only.
         event["talk_seconds"] = float(duration)
+    return [Canonical("calls", rep.encode(), event)]
+
+
+def _async_amd(
+    sid: str, form: Mapping[str, str], query: Mapping[str, str], received_at: int | None
+) -> list[Mapped]:
+    """The AsyncAmdStatusCallback of a call created with `AsyncAmd=true` (what predictive and
+    power dialers use): `CallSid`, `AnsweredBy` and `MachineDetectionDuration`, no CallStatus
+    and no Timestamp. It becomes an `answered` event of the same call carrying the verdict
+    (AMD runs on an answered outbound call), timed when the gateway received it; the call's
+    other events carry its answer time, so the verdict's own time only breaks ties. The merge
+    keeps a definite verdict whichever order the callbacks arrive in."""
+    answered_by = ANSWERED_BY.get(form.get("AnsweredBy", ""))
+    if answered_by is None:
+        return [Rejected("unknown_enum", f"unknown AnsweredBy {form['AnsweredBy'][:40]!r}")]
+    rep, team, started = query.get("rep_id"), query.get("team_id"), query.get("started_at")
+    if not rep or not team:
+        return [Rejected("missing_field", "rep_id and team_id must be on the callback URL")]
+    if started is None or not started.isdigit():
+        return [Rejected("missing_field", "started_at must be on the AMD callback URL")]
+    if received_at is None:
+        return [Rejected("missing_field", "the AMD callback's receive time is unknown")]
+    event: dict[str, Any] = {
+        "event_id": f"twilio:{sid}:amd",
+        "occurred_at": max(received_at, int(started)),
+        "call_id": f"twilio:{sid}",
+        "rep_id": rep,
+        "team_id": team,
+        "direction": "outbound",
+        "status": "answered",
+        "started_at": int(started),
+        "answered_by": answered_by,
+    }
+    if query.get("lead_id"):
+        event["lead_id"] = query["lead_id"]
     return [Canonical("calls", rep.encode(), event)]

@@ -86,6 +86,14 @@ PIPELINE: tuple[Series, ...] = (
         ("topic", "partition"),
     ),
     Series(
+        "isales_vendor_ignored_events_total",
+        "counter",
+        "Vendor events that carry nothing for the KPIs (or of a type the vendor added since): "
+        "counted here, never dead-lettered. At most 100 types per vendor, by name; the rest as "
+        "`other`.",
+        ("vendor", "type"),
+    ),
+    Series(
         "isales_offset_rewinds_total",
         "counter",
         "Seeks back to the state's next offset after records were skipped upstream.",

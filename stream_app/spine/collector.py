@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 from stream_app.spine.clock import Clock
 from stream_app.spine.engine import Engine
 from stream_app.spine.family_protocol import derive
-from stream_app.spine.labels import Candidates, LabelGuard
+from stream_app.spine.labels import OTHER, Candidates, LabelGuard
 from stream_app.spine.store import Value
 from stream_app.spine.windows import previous_window, window_for
 
@@ -72,6 +72,7 @@ PIPELINE_SERIES = (
     "next_offset",
     "watermark_timestamp_seconds",
     "event_time_delay_seconds",
+    "vendor_ignored_events",
 )
 """Every pipeline's own series (`StateCollector._pipeline`), after the pipeline prefix."""
 
@@ -320,6 +321,7 @@ class StateCollector(Collector):
         totals: dict[str, int] = defaultdict(int)
         late_by: dict[str, int] = {s.name: 0 for s in self.engine.specs}
         dlq_by: dict[str, int] = dict.fromkeys(DLQ_REASONS, 0)
+        tally: dict[str, int] = {}
         now = self.clock.now_ms()
         for part in sorted(parts):
             pst = self.engine.partition_state(part)
@@ -338,6 +340,8 @@ class StateCollector(Collector):
                 late_by[name] = late_by.get(name, 0) + n
             for reason, n in pst["dlq"].items():
                 dlq_by[reason] = dlq_by.get(reason, 0) + n
+            for name, n in cast(Mapping[str, int], pst.get("tally") or {}).items():
+                tally[name] = tally.get(name, 0) + n
             if pst["wm"] is not None:
                 wm_g.add_metric([src, str(part)], pst["wm"] / 1000)
                 delay.add_metric([src, str(part)], max(now - pst["wm"], 0) / 1000)
@@ -349,7 +353,35 @@ class StateCollector(Collector):
             late_w.add_metric([src, name], n)
         for reason, n in sorted(dlq_by.items()):
             dlq.add_metric([src, reason], n)
-        yield from (applied, dup, late, expired, late_w, dlq, lag, next_g, wm_g, delay)
+        ignored = CounterMetricFamily(
+            f"{p}_vendor_ignored_events",
+            "Vendor events that carry nothing for the KPIs (or of a type the vendor added "
+            "since): counted here, never dead-lettered. At most 100 types per vendor, by name; "
+            "the rest as `other`.",
+            labels=["vendor", "type"],
+        )
+        for (vendor, kind), n in sorted(capped_types(tally).items()):
+            ignored.add_metric([vendor, kind], n)
+        yield from (applied, dup, late, expired, late_w, dlq, lag, next_g, wm_g, delay, ignored)
+
+
+MAX_TYPES_PER_VENDOR = 100
+
+
+def capped_types(tally: Mapping[str, int]) -> dict[tuple[str, str], int]:
+    """`vendor|type` counts as (vendor, type) labels, at most MAX_TYPES_PER_VENDOR types per
+    vendor (the first by name; the same state always shows the same ones), the rest summed as
+    `other`."""
+    by_vendor: dict[str, dict[str, int]] = defaultdict(dict)
+    for name, n in tally.items():
+        vendor, _, kind = name.partition("|")
+        by_vendor[vendor][kind] = n
+    out: dict[tuple[str, str], int] = {}
+    for vendor, kinds in by_vendor.items():
+        for i, kind in enumerate(sorted(kinds)):
+            label = kind if i < MAX_TYPES_PER_VENDOR else OTHER
+            out[(vendor, label)] = out.get((vendor, label), 0) + kinds[kind]
+    return out
 
 
 class SequencerCollector(Collector):

@@ -73,6 +73,9 @@ class Advance:
     occurred: int
     lag: int | None
     late: tuple[str, ...]
+    tally: Mapping[str, int] | None = None
+    """The family's own per-partition counts for this event (Family.tally): a normaliser's
+    ignored vendor events."""
 
 
 @dataclass(slots=True)
@@ -141,6 +144,9 @@ class Engine(Generic[E]):
         self._state_deltas: Callable[[State | None, State], list[Delta]] | None = getattr(
             family, "state_deltas", None
         )
+        # A family that counts something of its own per partition (FamilyTally: a normaliser's
+        # ignored vendor events), kept with the partition's offset so it is exact as `applied`.
+        self._tally: Callable[[E], Mapping[str, int] | None] | None = getattr(family, "tally", None)
 
     # ---- reading state ---------------------------------------------------------------------
 
@@ -204,7 +210,8 @@ class Engine(Generic[E]):
             # as applied was applied; any other event of this entity here was a duplicate.
             effect = next((tuple(late) for o, late in est["effs"] if o == offset), None)
             if effect is not None:
-                finish = self._advance(pst, offset, occurred, effect)
+                tally = self._tally(event) if self._tally is not None else None
+                finish = self._advance(pst, offset, occurred, effect, tally)
                 return Plan("applied", partition, [finish], effect)
         event_id = fam.event_id(event)
         if est is not None and event_id in est["seen"]:
@@ -303,7 +310,13 @@ class Engine(Generic[E]):
             group,
             adds,
             totals_add,
-            self._step(pst, offset, occurred, late_specs),
+            self._step(
+                pst,
+                offset,
+                occurred,
+                late_specs,
+                self._tally(event) if self._tally is not None else None,
+            ),
             remembered,
         )
 
@@ -345,19 +358,31 @@ class Engine(Generic[E]):
             for win in (window_for(ts_ms, spec, self.tz),)
         )
 
-    def _step(self, pst: Value, offset: int, occurred: int, late: tuple[str, ...]) -> Advance:
+    def _step(
+        self,
+        pst: Value,
+        offset: int,
+        occurred: int,
+        late: tuple[str, ...],
+        tally: Mapping[str, int] | None = None,
+    ) -> Advance:
         wm = pst["wm"]
         # How far behind the wall clock the newest event arrived: small for a live stream,
         # days for a backfill. Only a live partition may have its windows closed by the wall
         # clock (effective_watermark); a backfill closes them by event time alone.
         lag = self.clock.now_ms() - occurred if wm is None or occurred >= wm else pst.get("lag")
-        return Advance(offset, occurred, lag, late)
+        return Advance(offset, occurred, lag, late, tally)
 
     def _advance(
-        self, pst: Value, offset: int, occurred: int, late: tuple[str, ...]
+        self,
+        pst: Value,
+        offset: int,
+        occurred: int,
+        late: tuple[str, ...],
+        tally: Mapping[str, int] | None = None,
     ) -> tuple[str, Value]:
         value = dict(pst)
-        _apply_step(value, self._step(pst, offset, occurred, late))
+        _apply_step(value, self._step(pst, offset, occurred, late, tally))
         return partition_key(pst["p"]), value
 
     def commit(self, plan: Plan) -> None:
@@ -561,3 +586,8 @@ def _apply_step(value: Value, step: Advance) -> None:
         late_w = value["late_w"] = dict(value["late_w"])
         for name in step.late:
             late_w[name] = late_w.get(name, 0) + 1
+    if step.tally:
+        # A copy, as late_w: the value before may share it.
+        tally = value["tally"] = dict(value.get("tally") or {})
+        for name, n in step.tally.items():
+            tally[name] = tally.get(name, 0) + n

@@ -170,6 +170,14 @@ class FamilyDeltas(Protocol):
     def state_deltas(self, old: State | None, new: State) -> list[Delta]: ...
 
 
+class FamilyTally(Protocol):
+    """Optional, beside Family: counts of the family's own kept in the partition's state with
+    its offset (so a replay, a restart or a SIGKILL counts them exactly once, as `applied`),
+    shown by the collector as `isales_vendor_ignored_events_total` (`vendor|type` names)."""
+
+    def tally(self, event: Any) -> Mapping[str, int] | None: ...
+
+
 def derive(counts: Mapping[str, int], spec: DerivedSpec) -> float | None:
     denominator = counts.get(spec.denominator, 0)
     if denominator == 0:

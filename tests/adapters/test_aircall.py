@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from schemas.telephony import CallEvent
-from stream_app.adapters import Canonical, Rejected
+from stream_app.adapters import Canonical, Ignored, Rejected
 from stream_app.adapters.aircall import adapt
 
 S = 1_796_000_000  # data.started_at, Unix seconds
@@ -135,10 +135,28 @@ def test_voicemail_tags_and_inbound_calls() -> None:
 def test_a_retry_is_the_same_event_and_other_resources_are_ignored() -> None:
     payload = hook("call.ended", answered_at=S + 12, ended_at=S + 114)
     assert one(payload)["event_id"] == one(payload)["event_id"]
-    assert (
-        adapt(orjson.dumps({"resource": "contact", "event": "contact.created", "data": {}})) == []
-    )
-    assert adapt(hook("call.voicemail_left")) == []
+    contact = orjson.dumps({"resource": "contact", "event": "contact.created", "data": {}})
+    assert adapt(contact) == [Ignored("aircall", "contact.created")]
+    assert adapt(hook("call.voicemail_left")) == [Ignored("aircall", "call.voicemail_left")]
+
+
+@pytest.mark.parametrize(
+    "event",
+    # Call events Aircall's API reference documents (Webhooks, "Events") that say nothing about
+    # a dial, a connect or talk time; and one it may add tomorrow.
+    [
+        "call.agent_declined",
+        "call.unsuccessful_transfer",
+        "call.comm_assets_generated",
+        "call.hold",
+        "call.unhold",
+        "call.external_transferred",
+        "call.ivr_option_selected",
+        "call.exploded",
+    ],
+)
+def test_normal_traffic_with_nothing_for_the_kpis_is_ignored_not_rejected(event: str) -> None:
+    assert adapt(hook(event)) == [Ignored("aircall", event)]
 
 
 @pytest.mark.parametrize(
@@ -150,7 +168,6 @@ def test_a_retry_is_the_same_event_and_other_resources_are_ignored() -> None:
         (hook("call.created", started_at="soon"), "invalid_timestamp"),
         (hook("call.answered"), "missing_field"),
         (hook("call.ended"), "missing_field"),
-        (hook("call.exploded"), "unknown_type"),
     ],
 )
 def test_bad_payloads_are_rejected(payload: bytes, reason_class: str) -> None:

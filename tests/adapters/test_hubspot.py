@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from schemas.crm import CrmEvent
-from stream_app.adapters import Canonical, Rejected
+from stream_app.adapters import Canonical, Ignored, Rejected
 from stream_app.adapters.hubspot import adapt
 from stream_app.adapters.hubspot_objects import HubSpotObjectsFamily, ObjectChange, Owner
 from stream_app.adapters.settings import HUBSPOT_OPEN_STAGES
@@ -119,8 +119,44 @@ def test_a_batch_mixes_objects_and_skips_what_is_not_counted() -> None:
         ),
         prop("amount", "1200", event_id=3),
     ]
-    keys = [m.key for m in split(batch)]
+    mapped = adapt(orjson.dumps(batch))
+    keys = [m.key for m in mapped if isinstance(m, Canonical)]
     assert keys == [f"hubspot:{PORTAL}:contact:51".encode(), f"hubspot:{PORTAL}:deal:981".encode()]
+    assert [m for m in mapped if isinstance(m, Ignored)] == [
+        Ignored("hubspot", "company.creation"),
+        Ignored("hubspot", "deal.associationChange"),
+    ]
+
+
+def generic(kind: str, type_id: str, **extra: Any) -> dict[str, Any]:
+    """A generic subscription event of HubSpot's developer platform (webhooks API,
+    "object.propertyChange": the object named by `objectTypeId`, "0-3" deals, "0-1" contacts)."""
+    event = hs(f"object.{kind}", **extra)
+    event["objectTypeId"] = type_id
+    return event
+
+
+def test_generic_object_subscriptions_count_as_the_legacy_ones() -> None:
+    legacy = prop("dealstage", "closedwon", event_id=77)
+    (new,) = split(
+        [
+            generic(
+                "propertyChange",
+                "0-3",
+                event_id=77,
+                propertyName="dealstage",
+                propertyValue="closedwon",
+            )
+        ]
+    )
+    (old,) = split([legacy])
+    # The same change, the same record and id: an app subscribed both ways counts it once.
+    assert new.key == old.key and new.event == old.event
+    (contact,) = split([generic("creation", "0-1", object_id=51)])
+    assert contact.key == f"hubspot:{PORTAL}:contact:51".encode()
+    assert adapt(
+        orjson.dumps([generic("propertyChange", "0-2", propertyName="name", propertyValue="Acme")])
+    ) == [Ignored("hubspot", "object.propertyChange")]
 
 
 @pytest.mark.parametrize(

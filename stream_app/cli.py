@@ -74,7 +74,14 @@ def cmd_topics(_: argparse.Namespace) -> int:
 def cmd_board(args: argparse.Namespace) -> int:
     from stream_app.board.server import run
 
-    run(args.prometheus_url, args.host, args.port, Path(args.docs_dir))
+    people = os.environ.get("ISALES_PEOPLE_FILE")
+    run(
+        args.prometheus_url,
+        args.host,
+        args.port,
+        Path(args.docs_dir),
+        Path(people) if people else None,
+    )
     return 0
 
 

@@ -24,6 +24,10 @@ class Canonical:
     role: str  # "calls", "email" or "crm": which canonical topic
     key: bytes
     event: dict[str, Any]
+    person: str | None = None
+    """The vendor's own identity of the rep (an Aircall user id, the rep_id on a Twilio
+    callback URL, a SendGrid owner_rep_id), mapped through the people directory when one is
+    configured (adapters.people); never a label itself."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,4 +129,5 @@ def adapt(payload: bytes) -> list[Mapped]:
         canonical["answered_by"] = answered_by
     if status == "no_answer" and data.get("missed_call_reason"):
         canonical["disposition"] = str(data["missed_call_reason"])[:64]
-    return [Canonical("calls", rep.encode(), canonical)]
+    person = str(user["id"]) if isinstance(user, dict) and user.get("id") else None
+    return [Canonical("calls", rep.encode(), canonical, person)]

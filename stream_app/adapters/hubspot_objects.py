@@ -21,8 +21,9 @@ function of the state, compared before and after each change:
   stands" keeps the newest stage with the newest amount and currency, whatever the order.
 * **lead_created** / **lead_assigned**: a contact's creation and owner changes, one to one.
 
-HubSpot owner ids (8-9 digit numbers) are not label values: `ISALES_HUBSPOT_OWNERS` maps each
-owner to a rep and team; an owner not in it is `hubspot-unmapped` (never its id).
+HubSpot owner ids (8-9 digit numbers) are not label values: the people directory
+(`ISALES_PEOPLE_FILE`) maps each owner to a rep and team, `unmapped-hubspot` when it does not list
+them; without a directory, `ISALES_HUBSPOT_OWNERS` does, `hubspot-unmapped` (never the id).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 from schemas.common import EventId, Timestamp, to_ms
+from stream_app.adapters.people import DirectoryFile
 from stream_app.spine.family_protocol import DerivedSpec, Emit, Facts, MetricSpec, State, newer
 
 UNMAPPED_REP = "hubspot-unmapped"
@@ -108,8 +110,10 @@ class HubSpotObjectsFamily:
         discovery: Mapping[str, str],
         currency: str,
         owner_grace_ms: int = 0,
+        people: DirectoryFile | None = None,
     ) -> None:
         self.owners = dict(owners)
+        self.people = people
         self.handoff_stages = frozenset(handoff_stages)
         self.accepted_stages = frozenset(accepted_stages)
         self.won_stages = frozenset(won_stages)
@@ -188,6 +192,10 @@ class HubSpotObjectsFamily:
     # ---- what the state implies -----------------------------------------------------------
 
     def _owner(self, owner_id: str) -> Owner:
+        if self.people is not None:
+            # The people directory (ISALES_PEOPLE_FILE) replaces ISALES_HUBSPOT_OWNERS.
+            who = self.people.get().who("hubspot", owner_id)
+            return Owner(rep=who.rep, team=who.team)
         return self.owners.get(owner_id) or Owner(rep=UNMAPPED_REP, team=UNMAPPED_TEAM)
 
     def _as_of(self, state: State, prop: str, at: int) -> str | None:

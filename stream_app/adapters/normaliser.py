@@ -34,6 +34,7 @@ from stream_app.adapters import (
     sendgrid,
     twilio,
 )
+from stream_app.adapters.people import VENDORS, DirectoryFile, Who
 from stream_app.spine.family_protocol import DerivedSpec, Emit, Facts, MetricSpec, State
 
 REJECTED = "rejected"  # emit role: the DLQ topic
@@ -73,7 +74,14 @@ class Envelope(VendorEnvelope):
         return self._mapped
 
 
+REP_FIELDS = {"calls": ("rep_id", "team_id"), "email": ("owner_rep_id", "owner_team_id")}
+"""Where each canonical role names the rep and team the people directory decides."""
+
+
 class NormaliserFamily:
+    def __init__(self, people: DirectoryFile | None = None) -> None:
+        self.people = people
+
     max_payload_bytes: int = 1_000_000
     """A SendGrid batch of 1,000 events is ~300 KB; Kafka's default record limit is ~1 MB."""
     name: str = "vendor"
@@ -120,21 +128,46 @@ class NormaliserFamily:
         return False
 
     def tally(self, event: Envelope) -> dict[str, int] | None:
-        """The vendor events of this request that map to nothing, by `vendor|type`: counted in
-        the partition's state (isales_vendor_ignored_events_total), exactly once, as the
-        applied events are."""
+        """Counted in the partition's state, exactly once as the applied events are: the vendor
+        events of this request that map to nothing (`ignored|vendor|type`,
+        isales_vendor_ignored_events_total) and, with a people directory, the canonical events
+        whose person it does not list (`unmapped|vendor`,
+        isales_vendor_unmapped_events_total)."""
         counts: dict[str, int] = {}
         for m in event.mapped:
             if isinstance(m, Ignored):
-                label = ignored_label(m.vendor, m.kind)
-                counts[label] = counts.get(label, 0) + 1
+                label = "ignored|" + ignored_label(m.vendor, m.kind)
+            elif isinstance(m, Canonical) and self._who(event.vendor, m) is False:
+                label = f"unmapped|{event.vendor}"
+            else:
+                continue
+            counts[label] = counts.get(label, 0) + 1
         return counts or None
+
+    def _who(self, vendor: str, m: Canonical) -> Who | bool | None:
+        """The directory's person for a canonical event (False: not listed; None: no
+        directory, or the role names no rep)."""
+        if self.people is None or m.role not in REP_FIELDS or vendor not in VENDORS:
+            return None
+        who = self.people.get().who(vendor, m.person)
+        return who if who.mapped else False
+
+    def _mapped(self, vendor: str, m: Canonical) -> tuple[bytes, dict[str, Any]]:
+        """The event with its rep and team as the people directory says (its key too, for
+        the calls topic, which is keyed by rep)."""
+        if self.people is None or m.role not in REP_FIELDS or vendor not in VENDORS:
+            return m.key, m.event
+        who = self.people.get().who(vendor, m.person)
+        rep_field, team_field = REP_FIELDS[m.role]
+        event = {**m.event, rep_field: who.rep, team_field: who.team}
+        return (who.rep.encode() if m.role == "calls" else m.key), event
 
     def emit(self, old: State | None, new: State, event: Envelope) -> list[Emit]:
         out: list[Emit] = []
         for m in event.mapped:
             if isinstance(m, Canonical):
-                out.append((m.role, m.key, orjson.dumps(m.event)))
+                key, mapped = self._mapped(event.vendor, m)
+                out.append((m.role, key, orjson.dumps(mapped)))
             elif isinstance(m, Rejected):
                 body: dict[str, Any] = {
                     "vendor": event.vendor,

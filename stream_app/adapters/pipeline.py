@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from stream_app.adapters.hubspot import OBJECTS
 from stream_app.adapters.hubspot_objects import CRM, HubSpotObjectsFamily
 from stream_app.adapters.normaliser import REJECTED, NormaliserFamily
+from stream_app.adapters.people import DirectoryFile
+from stream_app.spine.clock import SystemClock
 from stream_app.spine.collector import StateCollector
 from stream_app.spine.pipeline import Output, PipelineSpec
 
@@ -25,6 +27,10 @@ NAMES = (
 
 
 def pipelines(s: Settings) -> list[PipelineSpec]:
+    # One directory per process, read again when its file changes.
+    people = (
+        DirectoryFile(s.people_file, SystemClock().now_ms) if s.people_file is not None else None
+    )
     # Canonical topics are the KPI pipelines' sources, written by other producers too.
     outputs = {
         "calls": Output(s.calls_topic, compacted=False, shared=True),
@@ -45,7 +51,7 @@ def pipelines(s: Settings) -> list[PipelineSpec]:
             source=topic,
             port=port,
             outputs=outputs,
-            family=NormaliserFamily(),
+            family=NormaliserFamily(people),
             dedupe_hours=s.vendor_dedupe_hours,
             collector=StateCollector.of,
         )
@@ -68,6 +74,7 @@ def pipelines(s: Settings) -> list[PipelineSpec]:
             discovery=s.hubspot_discovery,
             currency=s.hubspot_currency,
             owner_grace_ms=int(s.hubspot_owner_grace_seconds * 1000),
+            people=people,
         ),
         dedupe_hours=s.hubspot_retention_hours,
         collector=StateCollector.of,

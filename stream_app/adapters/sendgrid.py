@@ -108,7 +108,7 @@ def adapt_event(event: Any) -> Mapped | None:
     if kind == "bounce":
         # `type`: "bounce" (the address does not exist: hard) or "blocked" (refused for now).
         body["bounce_type"] = "soft" if event.get("type") == "blocked" else "hard"
-    return Canonical("email", campaign.encode(), body)
+    return Canonical("email", campaign.encode(), body, body.get("owner_rep_id"))
 
 
 def adapt(payload: bytes) -> list[Mapped]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from pathlib import Path
+from typing import Annotated, ClassVar, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode
 
 from stream_app.adapters.hubspot_objects import Owner
@@ -98,11 +99,21 @@ class VendorSettings(BaseSettings):
         description="How long, in hours, hubspot-objects keeps a deal's history: deals close "
         "weeks to months after the handoff. Default 4320 h, 180 days.",
     )
+    people_file: Path | None = Field(
+        default=None,
+        description="The people directory (YAML; `deploy/people.yml` is an example): each rep "
+        "once, with a display name, a team and their Aircall user ids, Twilio callback "
+        "`rep_id`s, HubSpot owner ids and SendGrid `owner_rep_id`s, so one person is one `rep` "
+        "label across vendors. Read again when it changes; an identity it does not list is "
+        "`unmapped-<vendor>`. Unset: each vendor's own ids (`aircall-<user id>`, the callback's "
+        "`rep_id`, ISALES_HUBSPOT_OWNERS).",
+    )
     hubspot_owners: dict[str, Owner] = Field(
         default_factory=dict,
         description='HubSpot owner id -> rep and team, as JSON: `{"52550153": {"rep": '
         '"rep-ana", "team": "team-east"}}`. Owner ids never become labels; an owner not in the '
-        "map is `hubspot-unmapped`.",
+        "map is `hubspot-unmapped`. Superseded by ISALES_PEOPLE_FILE (its `hubspot` ids): set "
+        "one or the other.",
     )
     hubspot_owner_grace_seconds: float = Field(
         default=0.0,
@@ -174,3 +185,12 @@ class VendorSettings(BaseSettings):
     @classmethod
     def _split_stages(cls, value: object) -> object:
         return split_list(value)
+
+    @model_validator(mode="after")
+    def _one_owner_map(self) -> Self:
+        if self.people_file is not None and self.hubspot_owners:
+            raise ValueError(
+                "ISALES_HUBSPOT_OWNERS and ISALES_PEOPLE_FILE are both set: move the owners to "
+                "the people file (each rep's `hubspot:` ids) and unset ISALES_HUBSPOT_OWNERS"
+            )
+        return self

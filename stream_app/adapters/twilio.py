@@ -112,7 +112,7 @@ def adapt(body: bytes, query: Mapping[str, str], received_at: int | None = None)
     if status == "completed" and duration.isdigit() and int(duration) > 0:
         # CallDuration runs from the answer to the hang-up, on the final callback only.
         event["talk_seconds"] = float(duration)
-    return [Canonical("calls", rep.encode(), event)]
+    return [Canonical("calls", rep.encode(), event, rep)]
 
 
 def _async_amd(
@@ -147,4 +147,4 @@ def _async_amd(
     }
     if query.get("lead_id"):
         event["lead_id"] = query["lead_id"]
-    return [Canonical("calls", rep.encode(), event)]
+    return [Canonical("calls", rep.encode(), event, rep)]

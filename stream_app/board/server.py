@@ -14,8 +14,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from stream_app.adapters.people import DirectoryFile
 from stream_app.board import DOCS_HTML
 from stream_app.board.queries import QUERIES, Query
+from stream_app.spine.clock import SystemClock
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -40,9 +42,15 @@ def rows(results: dict[Query, list[dict[str, Any]]]) -> dict[str, list[dict[str,
 
 
 class Board:
-    def __init__(self, prometheus_url: str, docs_dir: Path = DOCS_HTML) -> None:
+    def __init__(
+        self,
+        prometheus_url: str,
+        docs_dir: Path = DOCS_HTML,
+        people: DirectoryFile | None = None,
+    ) -> None:
         self.prometheus = prometheus_url.rstrip("/")
         self.docs_dir = docs_dir
+        self.people = people
         self.session: aiohttp.ClientSession | None = None
 
     async def _get(self, path: str, **params: str) -> Any:
@@ -73,8 +81,16 @@ class Board:
             ]
         except (aiohttp.ClientError, ValueError, TimeoutError) as exc:
             alerts, errors = [], [*errors, f"alerts: {exc}"]
+        sections = rows(dict(zip(QUERIES, results, strict=True)))
+        if self.people is not None:
+            # The people directory's display names beside the rep ids (the ids stay the key).
+            names = self.people.get().names
+            for section in sections.values():
+                for row in section:
+                    if row.get("rep") in names:
+                        row["name"] = names[row["rep"]]
         body = {
-            **rows(dict(zip(QUERIES, results, strict=True))),
+            **sections,
             "alerts": [
                 {
                     "name": a["name"],
@@ -140,5 +156,15 @@ class Board:
         return app
 
 
-def run(prometheus_url: str, host: str, port: int, docs_dir: Path = DOCS_HTML) -> None:
-    web.run_app(Board(prometheus_url, docs_dir).app(), host=host, port=port, print=None)
+def run(
+    prometheus_url: str,
+    host: str,
+    port: int,
+    docs_dir: Path = DOCS_HTML,
+    people_file: Path | None = None,
+) -> None:
+    people = None
+    if people_file is not None:
+        people = DirectoryFile(people_file, SystemClock().now_ms)
+    board = Board(prometheus_url, docs_dir, people)
+    web.run_app(board.app(), host=host, port=port, print=None)

@@ -94,6 +94,13 @@ PIPELINE: tuple[Series, ...] = (
         ("vendor", "type"),
     ),
     Series(
+        "isales_vendor_unmapped_events_total",
+        "counter",
+        "Vendor events whose person the people directory (ISALES_PEOPLE_FILE) does not list: "
+        "counted under the rep `unmapped-<vendor>`, never the vendor's own id.",
+        ("vendor",),
+    ),
+    Series(
         "isales_offset_rewinds_total",
         "counter",
         "Seeks back to the state's next offset after records were skipped upstream.",

@@ -73,6 +73,7 @@ PIPELINE_SERIES = (
     "watermark_timestamp_seconds",
     "event_time_delay_seconds",
     "vendor_ignored_events",
+    "vendor_unmapped_events",
 )
 """Every pipeline's own series (`StateCollector._pipeline`), after the pipeline prefix."""
 
@@ -360,9 +361,36 @@ class StateCollector(Collector):
             "the rest as `other`.",
             labels=["vendor", "type"],
         )
-        for (vendor, kind), n in sorted(capped_types(tally).items()):
+        unmapped = CounterMetricFamily(
+            f"{p}_vendor_unmapped_events",
+            "Vendor events whose person the people directory (ISALES_PEOPLE_FILE) does not "
+            "list: counted under the rep `unmapped-<vendor>`, never the vendor's own id.",
+            labels=["vendor"],
+        )
+        ignored_tally = {
+            name.removeprefix("ignored|"): n
+            for name, n in tally.items()
+            if name.startswith("ignored|")
+        }
+        for (vendor, kind), n in sorted(capped_types(ignored_tally).items()):
             ignored.add_metric([vendor, kind], n)
-        yield from (applied, dup, late, expired, late_w, dlq, lag, next_g, wm_g, delay, ignored)
+        for name, n in sorted(tally.items()):
+            if name.startswith("unmapped|"):
+                unmapped.add_metric([name.removeprefix("unmapped|")], n)
+        yield from (
+            applied,
+            dup,
+            late,
+            expired,
+            late_w,
+            dlq,
+            lag,
+            next_g,
+            wm_g,
+            delay,
+            ignored,
+            unmapped,
+        )
 
 
 MAX_TYPES_PER_VENDOR = 100

@@ -71,7 +71,7 @@ function render(data) {
     const pace = expected ? (r.dials_today || 0) / expected : undefined;
     const paceClass = pace === undefined ? "" : pace < 0.8 ? "behind" : "ahead";
     return [
-      cell(r.rep, null, undefined, "label"), cell(r.team, null, undefined, "label"),
+      cell(r.name || r.rep, null, undefined, "label"), cell(r.team, null, undefined, "label"),
       cell(n(r.dials_hour), "dials_hour", r.rep), cell(n(r.dials_today), "dials_today", r.rep),
       cell(n(expected), "dials_expected", r.rep),
       cell(pace === undefined ? "–" : pct.format(pace), "dials_pace", r.rep, paceClass),
@@ -85,7 +85,7 @@ function render(data) {
   }
   const crm = data.crm || [];
   fill("crm", crm, (r) => [
-    cell(r.rep, null, undefined, "label"), cell(n(r.handoffs), "crm_handoffs", r.rep),
+    cell(r.name || r.rep, null, undefined, "label"), cell(n(r.handoffs), "crm_handoffs", r.rep),
     cell(n(r.complete_handoffs), "crm_complete_handoffs", r.rep), cell(n(r.accepted), "crm_accepted", r.rep),
     cell(n(r.won), "crm_won", r.rep), cell(n(r.lost), "crm_lost", r.rep), cell(amounts[r.rep] || "–", null),
   ], "No handoffs yet.");

@@ -13,6 +13,8 @@ the DLQ as a JSON record with the vendor, the request id, the reason and the eve
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -74,6 +76,8 @@ class Envelope(VendorEnvelope):
         return self._mapped
 
 
+log = logging.getLogger(__name__)
+ID_LIKE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 REP_FIELDS = {"calls": ("rep_id", "team_id"), "email": ("owner_rep_id", "owner_team_id")}
 """Where each canonical role names the rep and team the people directory decides."""
 
@@ -81,6 +85,7 @@ REP_FIELDS = {"calls": ("rep_id", "team_id"), "email": ("owner_rep_id", "owner_t
 class NormaliserFamily:
     def __init__(self, people: DirectoryFile | None = None) -> None:
         self.people = people
+        self._told: set[tuple[str, str]] = set()
 
     max_payload_bytes: int = 1_000_000
     """A SendGrid batch of 1,000 events is ~300 KB; Kafka's default record limit is ~1 MB."""
@@ -152,12 +157,29 @@ class NormaliserFamily:
         who = self.people.get().who(vendor, m.person)
         return who if who.mapped else False
 
+    def _missing(self, vendor: str, identity: str | None) -> None:
+        """Say once (per process) which identity the people directory lacks, so it can be
+        added; a value that is not an id (an address, a phone number) is never logged."""
+        key = (vendor, identity or "")
+        if key in self._told or len(self._told) >= 1_000:
+            return
+        self._told.add(key)
+        shown = identity if identity and ID_LIKE.fullmatch(identity) else "(not an id: not shown)"
+        log.warning(
+            "people directory: %s identity %s is not listed; its events count as unmapped-%s",
+            vendor,
+            shown,
+            vendor,
+        )
+
     def _mapped(self, vendor: str, m: Canonical) -> tuple[bytes, dict[str, Any]]:
         """The event with its rep and team as the people directory says (its key too, for
         the calls topic, which is keyed by rep)."""
         if self.people is None or m.role not in REP_FIELDS or vendor not in VENDORS:
             return m.key, m.event
         who = self.people.get().who(vendor, m.person)
+        if not who.mapped:
+            self._missing(vendor, m.person)
         rep_field, team_field = REP_FIELDS[m.role]
         event = {**m.event, rep_field: who.rep, team_field: who.team}
         return (who.rep.encode() if m.role == "calls" else m.key), event

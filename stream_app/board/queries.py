@@ -86,4 +86,11 @@ QUERIES: tuple[Query, ...] = (
         'sum by (pipeline) (isales_late_events_total{job="isales-kpi"})',
         ("pipeline",),
     ),
+    # People the directory does not list: a warning beside the alerts, not an alert.
+    Query(
+        "unmapped",
+        "unmapped_events",
+        "sum by (vendor) (isales_vendor_unmapped_events_total) > 0",
+        ("vendor",),
+    ),
 )

@@ -142,3 +142,22 @@ def test_the_normaliser_names_the_person_and_counts_who_is_missing(tmp_path: Pat
     ((_, key, _),) = plain.emit(None, {}, known)
     assert key == b"aircall-456"
     assert isinstance(known.mapped[0], Canonical) and known.mapped[0].person == "456"
+
+
+def test_a_missing_identity_is_logged_once_and_never_an_address(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from stream_app.adapters.normaliser import Envelope
+
+    family = NormaliserFamily(DirectoryFile(write(tmp_path, PEOPLE), FakeClock(0).now_ms))
+    form = (
+        b"CallSid=CA1&CallStatus=ringing&Direction=outbound-api"
+        b"&Timestamp=Mon%2C+30+Nov+2026+00%3A53%3A40+%2B0000"
+    )
+    for rep in ("tw-rep-9", "tw-rep-9", "someone@example.com"):
+        query = f"rep_id={rep}&team_id=t&started_at=1796000000000"
+        event = Envelope.model_validate_json(envelope("twilio", form, query))
+        family.emit(None, {}, event)
+    said = [r.getMessage() for r in caplog.records if "people directory" in r.getMessage()]
+    assert len(said) == 2
+    assert "tw-rep-9" in said[0] and "example.com" not in " ".join(said)

@@ -20,10 +20,13 @@ from stream_app.spine.clock import FakeClock
 async def prometheus(request: web.Request) -> web.Response:
     if request.path == "/api/v1/alerts":
         return web.json_response({"status": "success", "data": {"alerts": []}})
-    result = [
-        {"metric": {"rep": rep, "team": "team-a"}, "value": [1796000000, "3"]}
-        for rep in ("rep-01", "rep-99")
-    ]
+    if "unmapped" in request.query.get("query", ""):
+        result = [{"metric": {"vendor": "twilio"}, "value": [1796000000, "12"]}]
+    else:
+        result = [
+            {"metric": {"rep": rep, "team": "team-a"}, "value": [1796000000, "3"]}
+            for rep in ("rep-01", "rep-99")
+        ]
     return web.json_response(
         {"status": "success", "data": {"resultType": "vector", "result": result}}
     )
@@ -50,5 +53,7 @@ def test_reps_carry_their_display_name_and_keep_their_id(tmp_path: Path) -> None
     reps = {row["rep"]: row for row in body["reps"]}
     assert reps["rep-01"]["name"] == "Aiko Tanaka"
     assert "name" not in reps["rep-99"]  # not in the directory: its id, as before
+    # The directory's gaps, for the warning beside the alerts.
+    assert body["unmapped"] == [{"vendor": "twilio", "unmapped_events": 12.0}]
     plain = asyncio.run(board_json(None))
     assert all("name" not in row for row in plain["reps"])

@@ -66,6 +66,15 @@ function render(data) {
       group.slice(0, 3).map((a) => a.summary).join(" · ") + more;
     alerts.append(div);
   }
+  // The people directory's gaps: a warning, not an alert (nothing is wrong with the pipeline).
+  for (const u of data.unmapped || []) {
+    const div = document.createElement("div");
+    div.className = "alert info";
+    div.dataset.unmapped = u.vendor;
+    div.textContent = `People directory: ${n(u.unmapped_events)} ${u.vendor} events name a person ` +
+      `it does not list (counted as unmapped-${u.vendor}; the normaliser's log says who).`;
+    alerts.append(div);
+  }
   fill("reps", data.reps || [], (r) => {
     const expected = r.dials_expected;
     const pace = expected ? (r.dials_today || 0) / expected : undefined;

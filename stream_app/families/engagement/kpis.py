@@ -18,8 +18,10 @@ from stream_app.families.engagement.score import (
 
 @dataclass(frozen=True, slots=True)
 class SegmentCounts:
-    """Leads of one segment: targeted (known to the CRM or sent to), touched (any touch),
-    engaged (band warm or hot now), and their handoffs, accepted handoffs and wins."""
+    """Leads of one segment: targeted (every lead the stream has seen), touched (at least one
+    response: the lead answered, opened, clicked, visited, booked; outreach and machine touches
+    are not), engaged (band warm or hot now), and their handoffs, and of those the ones whose
+    newest decision is accepted and whose newest outcome is won."""
 
     targeted: int = 0
     touched: int = 0

@@ -40,6 +40,8 @@ OUTREACH: frozenset[str] = frozenset({"call_dial", "email_delivered"})
 NOT_A_TOUCHPOINT: frozenset[str] = frozenset({"crm_handoff"})
 DECISIONS = {"crm_accepted": "accepted", "crm_rejected": "rejected", "crm_won": "won"}
 DECISIONS["crm_lost"] = "lost"
+DECIDED_KINDS = frozenset({"accepted", "rejected"})
+OUTCOME_KINDS = frozenset({"won", "lost"})
 
 
 def touch_kind(touch_type: str) -> str:
@@ -77,6 +79,19 @@ def _latest(items: Mapping[str, list[Any]], pick: int) -> tuple[Any, tuple[int, 
         if item[pick] is not None and (best is None or (item[0], key) > best):
             best, value = (item[0], key), item[pick]
     return value, best
+
+
+def newest_decisions(held: Mapping[str, list[Any]]) -> set[str]:
+    """An opportunity's newest decision (accepted or rejected) and newest outcome (won or
+    lost), each by time then event id, as the CRM family counts them: a re-decided
+    opportunity is what it was decided last, a reopened deal what it closed as last. The
+    touch ids are `crm:<event id>`, so they order as the event ids do."""
+    out: set[str] = set()
+    for kinds in (DECIDED_KINDS, OUTCOME_KINDS):
+        best = max(((at, tid, d) for tid, (at, d) in held.items() if d in kinds), default=None)
+        if best is not None:
+            out.add(best[2])
+    return out
 
 
 def _rank(entry: list[Any]) -> tuple[Any, ...]:
@@ -226,7 +241,7 @@ class LeadFamily:
         counts = {"accepted": 0, "won": 0}
         for opp, (at, _tid, rep, team, _seg) in sorted(state["h"].items()):
             value = score(at)
-            decisions = {d for _, d in state["d"].get(opp, {}).values()}
+            decisions = newest_decisions(state["d"].get(opp, {}))
             body = {
                 "kind": ReachKind.handoff.value,
                 "occurred_at": at,

@@ -126,7 +126,9 @@ def call_touches(old: State | None, new: State, event: CallEvent) -> list[Emit]:
 def email_touches(old: State | None, new: State, event: EmailEvent) -> list[Emit]:
     # At most one touch an event: no comprehension (a function object and a frame) for it.
     touches = from_email(event)
-    return [touch_record(touches[0], event.event_id)] if touches else []
+    if not touches:
+        return []
+    return [touch_record(touches[0], event.event_id, team_id=event.owner_team_id)]
 
 
 def web_touches(old: State | None, new: State, event: WebEvent) -> list[Emit]:

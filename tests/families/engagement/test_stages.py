@@ -95,13 +95,17 @@ def records(seed: int) -> list[dict[str, Any]]:
                     "segment": "saas" if lead_n % 4 else None,
                 }
             )
-            for d in rng.sample(["crm_accepted", "crm_won", "crm_lost"], rng.randint(0, 2)):
+            # Re-decided opportunities and reopened deals: several decisions and outcomes,
+            # some at the same time (the event id then decides).
+            kinds = ["crm_accepted", "crm_rejected", "crm_won", "crm_lost"]
+            for k in range(rng.randint(0, 4)):
+                d = rng.choice(kinds)
                 out.append(
                     {
                         **base,
-                        "event_id": f"{d}{lead_n}",
-                        "touch_id": f"crm:{d}{lead_n}",
-                        "occurred_at": at + 5 * DAY,
+                        "event_id": f"{d}{lead_n}-{k}",
+                        "touch_id": f"crm:{d}{lead_n}-{k}",
+                        "occurred_at": at + rng.choice([5, 5, 9]) * DAY,
                         "type": d,
                     }
                 )
@@ -112,13 +116,19 @@ def records(seed: int) -> list[dict[str, Any]]:
 def truth(rows: list[dict[str, Any]]) -> dict[str, Any]:
     touches: dict[str, dict[str, tuple[int, str, str, str | None, str | None]]] = {}
     handoffs: dict[str, tuple[int, str, str, str | None]] = {}
-    decisions: dict[str, set[str]] = {}
+    decisions: dict[str, dict[str, tuple[int, str, str]]] = {}
     for r in rows:
         lead = r["lead_id"]
         if r["type"] == "crm_handoff":
             handoffs[lead] = (r["occurred_at"], r["opportunity_id"], r["rep_id"], r["segment"])
         elif r["type"].startswith("crm_"):
-            decisions.setdefault(r["opportunity_id"], set()).add(r["type"][4:])
+            # README (CRM): the newest decision and the newest outcome, by time then event id.
+            kind = r["type"][4:]
+            group = "decision" if kind in ("accepted", "rejected") else "outcome"
+            held = decisions.setdefault(r["opportunity_id"], {})
+            mine = (r["occurred_at"], r["event_id"], kind)
+            if group not in held or mine > held[group]:
+                held[group] = mine
         else:
             seen = touches.setdefault(lead, {}).get(r["touch_id"])
             entry = (r["occurred_at"], r["type"], r["channel"], r["rep_id"], r["segment"])
@@ -157,7 +167,7 @@ def truth(rows: list[dict[str, Any]]) -> dict[str, Any]:
             b = truth_band(score(lead, at))
             rep_band[(rep, "handoffs", b)] += 1
             seg[(segment, "handoffs")] += 1
-            for d in decisions.get(opp, ()):
+            for _at, _eid, d in decisions.get(opp, {}).values():
                 rep_band[(rep, d, b)] += 1
                 if d in ("accepted", "won"):
                     seg[(segment, d)] += 1

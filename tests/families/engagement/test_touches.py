@@ -22,6 +22,7 @@ from stream_app.families.engagement.score import Touch, score
 from stream_app.families.engagement.touches import (
     LeadTouch,
     crm_touches,
+    email_touches,
     from_call,
     from_email,
     from_web,
@@ -135,6 +136,14 @@ def test_two_opens_of_one_message_are_one_touch_at_the_first() -> None:
     touches = [t.touch for t in first + second + first]
     # One human open (2 points) at 08:01, scored at 08:01: exactly 2.
     assert score(touches, T0 + 60_000, EngagementConfig()) == 2.0
+
+
+def test_an_email_touch_carries_the_owners_team() -> None:
+    # A lead known only from e-mail: its engagement record's team comes from here.
+    (record,) = email_touches(None, {}, email(owner_team_id="team-x"))
+    assert orjson.loads(record[2])["team_id"] == "team-x"
+    (record,) = email_touches(None, {}, email())
+    assert orjson.loads(record[2])["team_id"] is None
 
 
 def _crm(**over: Any) -> CrmEvent:

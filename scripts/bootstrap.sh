@@ -33,6 +33,8 @@ command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
 command -v docker-compose >/dev/null 2>&1 || packages+=(docker-compose)
 command -v prometheus-alertmanager >/dev/null 2>&1 || packages+=(prometheus-alertmanager)
 command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+# A Japanese font, so the board's Japanese screenshots show the words, not empty boxes.
+{ command -v fc-list >/dev/null 2>&1 && fc-list :lang=ja | grep -q .; } || packages+=(fonts-ipafont-gothic)
 if [ ${#packages[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq

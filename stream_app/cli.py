@@ -74,13 +74,16 @@ def cmd_topics(_: argparse.Namespace) -> int:
 def cmd_board(args: argparse.Namespace) -> int:
     from stream_app.board.server import run
 
-    people = os.environ.get("ISALES_PEOPLE_FILE")
+    s = _settings()
     run(
         args.prometheus_url,
         args.host,
         args.port,
         Path(args.docs_dir),
-        Path(people) if people else None,
+        s.people_file,
+        s.targets_file,
+        s.business_timezone,
+        s.grace_ms,
     )
     return 0
 

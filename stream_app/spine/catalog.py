@@ -43,6 +43,14 @@ PIPELINE: tuple[Series, ...] = (
         ("source",),
     ),
     Series(
+        "isales_late_history_events_total",
+        "counter",
+        "Of the late events, those a day or more behind their partition's newest event: "
+        "history arriving (a backfill, seeded or replayed past), not live events that "
+        "missed their window's grace.",
+        ("source",),
+    ),
+    Series(
         "isales_expired_events_total",
         "counter",
         "Events refused as past the dedupe horizon (entity time too far behind the watermark): "

@@ -65,6 +65,7 @@ PIPELINE_SERIES = (
     "events_applied",
     "duplicate_events",
     "late_events",
+    "late_history_events",
     "expired_events",
     "late_window_updates",
     "dead_letter_events",
@@ -283,6 +284,13 @@ class StateCollector(Collector):
             "Events that changed a window already closed; sent to the late topic.",
             labels=["source"],
         )
+        late_h = CounterMetricFamily(
+            f"{p}_late_history_events",
+            "Of the late events, those a day or more behind their partition's newest event: "
+            "history arriving (a backfill, seeded or replayed past), not live events that "
+            "missed their window's grace.",
+            labels=["source"],
+        )
         expired = CounterMetricFamily(
             f"{p}_expired_events",
             "Events refused as past the dedupe horizon (entity time too far behind the "
@@ -336,6 +344,7 @@ class StateCollector(Collector):
             totals["applied"] += pst["applied"]
             totals["dup"] += pst["dup"]
             totals["late"] += pst["late"]
+            totals["late_h"] += cast(int, pst.get("late_h", 0))
             totals["expired"] += pst.get("exp", 0)
             for name, n in pst["late_w"].items():
                 late_by[name] = late_by.get(name, 0) + n
@@ -349,6 +358,7 @@ class StateCollector(Collector):
         applied.add_metric([src], totals["applied"])
         dup.add_metric([src], totals["dup"])
         late.add_metric([src], totals["late"])
+        late_h.add_metric([src], totals["late_h"])
         expired.add_metric([src], totals["expired"])
         for name, n in sorted(late_by.items()):
             late_w.add_metric([src, name], n)
@@ -381,6 +391,7 @@ class StateCollector(Collector):
             applied,
             dup,
             late,
+            late_h,
             expired,
             late_w,
             dlq,

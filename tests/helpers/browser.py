@@ -26,11 +26,22 @@ def chromium() -> str:
     return found
 
 
-def render(url: str, budget_ms: int = 8000, profile: Path | None = None) -> tuple[str, str]:
-    """(the DOM after the scripts ran, Chromium's stderr with the page's console lines)."""
+def render(
+    url: str, budget_ms: int = 8000, profile: Path | None = None, width: int = 1440
+) -> tuple[str, str]:
+    """(the DOM after the scripts ran, Chromium's stderr with the page's console lines), in a
+    window `width` pixels wide."""
     extra = [f"--user-data-dir={profile}"] if profile else []
     done = subprocess.run(
-        [chromium(), *FLAGS, *extra, f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
+        [
+            chromium(),
+            *FLAGS,
+            *extra,
+            f"--window-size={width},900",
+            f"--virtual-time-budget={budget_ms}",
+            "--dump-dom",
+            url,
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -40,7 +51,9 @@ def render(url: str, budget_ms: int = 8000, profile: Path | None = None) -> tupl
     return done.stdout, done.stderr
 
 
-def screenshot(url: str, path: Path, profile: Path | None = None) -> None:
+def screenshot(
+    url: str, path: Path, profile: Path | None = None, width: int = 1440, height: int = 1200
+) -> None:
     extra = [f"--user-data-dir={profile}"] if profile else []
     path.parent.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
@@ -49,7 +62,7 @@ def screenshot(url: str, path: Path, profile: Path | None = None) -> None:
             *FLAGS,
             *extra,
             "--virtual-time-budget=8000",
-            "--window-size=1440,1200",
+            f"--window-size={width},{height}",
             "--hide-scrollbars",
             f"--screenshot={path}",
             url,
@@ -106,3 +119,18 @@ def cells(dom: str) -> Cells:
     parser = Cells()
     parser.feed(dom)
     return parser
+
+
+def charts(dom: str) -> dict[str, int]:
+    """Each <svg data-chart="name"> of the page and how many marks (bars, lines, dots) it
+    draws."""
+    out: dict[str, int] = {}
+    for match in re.finditer(r'<svg[^>]*data-chart="([^"]+)"[^>]*>(.*?)</svg>', dom, re.S):
+        out[match.group(1)] = len(re.findall(r"<(?:rect|path|circle)\b", match.group(2)))
+    return out
+
+
+def html_data(dom: str, name: str) -> str | None:
+    """The <html> element's data-`name` attribute, as the page's scripts left it."""
+    match = re.search(rf'<html[^>]*\sdata-{name}="([^"]*)"', dom)
+    return match.group(1) if match else None

@@ -1,6 +1,6 @@
 """The board shows the people directory's display names beside the rep ids: its JSON, served by
 `stream-app board`'s handler, against a local server shaped as Prometheus's HTTP API
-(/api/v1/query and /api/v1/alerts, as Prometheus documents them)."""
+(/api/v1/query, /api/v1/query_range and /api/v1/alerts, as Prometheus documents them)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ from stream_app.spine.clock import FakeClock
 async def prometheus(request: web.Request) -> web.Response:
     if request.path == "/api/v1/alerts":
         return web.json_response({"status": "success", "data": {"alerts": []}})
+    if request.path == "/api/v1/query_range":  # the chart's series: a matrix, none here
+        return web.json_response(
+            {"status": "success", "data": {"resultType": "matrix", "result": []}}
+        )
     if "unmapped" in request.query.get("query", ""):
         result = [{"metric": {"vendor": "twilio"}, "value": [1796000000, "12"]}]
     else:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from stream_app.cli import UP_PIPELINES
 from stream_app.kafka.local_broker import free_port
 from stream_app.ops.stack import RULES
 from stream_app.tools.metrics_reference import exposed_by
-from tests.helpers.browser import cells, console_errors, render, screenshot
+from tests.helpers.browser import cells, charts, console_errors, html_data, render, screenshot
 from tests.helpers.support import ROOT, metric_sum, parse_metrics, wait_for
 
 pytestmark = pytest.mark.kafka
@@ -209,8 +210,11 @@ def scrape(port: str) -> Any:
 
 
 def check_board(env: dict[str, str], prometheus: str, board: str, tmp_path: Path) -> None:
-    """The page's numbers against the workers' own /metrics, once the seeded CRM and e-mail
-    scenarios are in and Prometheus has scraped them (they are one-shot: they then stay)."""
+    """The page's numbers against Prometheus, once the seeded CRM, e-mail and relationship
+    scenarios are in and scraped (they are one-shot: they then stay). Each truth is PromQL
+    written here from the documented definition (docs/operations/board.md), evaluated at the
+    instant the page says its figures are from, in English and in Japanese; the charts drawn;
+    no script error; nothing wider than the window at 1024 px."""
     crm_port, email_port = env["ISALES_CRM_METRICS_PORT"], env["ISALES_EMAIL_METRICS_PORT"]
 
     def figures() -> tuple[float, float, dict[tuple[str, str], float]]:
@@ -226,10 +230,15 @@ def check_board(env: dict[str, str], prometheus: str, board: str, tmp_path: Path
             delivered,
         )
 
-    def in_prometheus(promql: str) -> float:
-        query = urllib.parse.urlencode({"query": promql})
-        result = get(f"{prometheus}/api/v1/query?{query}")["data"]["result"]
-        return float(result[0]["value"][1]) if result else -1.0
+    def vector(promql: str, at: str | None = None) -> dict[str, float]:
+        """The query's result: its label values joined by "/" in label-name order (as the
+        page's data-key: campaign/variant), or "" -> value."""
+        params = {"query": promql, **({"time": at} if at else {})}
+        result = get(f"{prometheus}/api/v1/query?{urllib.parse.urlencode(params)}")
+        return {
+            "/".join(v for _, v in sorted(r["metric"].items())): float(r["value"][1])
+            for r in result["data"]["result"]
+        }
 
     seen: list[tuple[float, float, dict[tuple[str, str], float]]] = []
 
@@ -242,22 +251,116 @@ def check_board(env: dict[str, str], prometheus: str, board: str, tmp_path: Path
             same
             and handoffs > 0
             and bool(delivered)
-            and in_prometheus("sum(isales_crm_handoffs_total)") == handoffs
-            and in_prometheus("sum(isales_crm_won_total)") == won
+            and vector("sum(isales_crm_handoffs_total)").get("") == handoffs
+            and vector("sum(isales_crm_won_total)").get("") == won
+            and bool(vector("sum by (segment) (isales_reach_segment_fit_index)"))
+            and bool(vector("sum by (band) (isales_reach_leads_by_band) > 0"))
         )
 
-    wait_for(settled, 300, "seeded CRM and e-mail KPIs settled and scraped", every=6.0)
-    handoffs, won, delivered = seen[-1]
-    dom, stderr = render(board, profile=tmp_path / "chromium")
+    wait_for(settled, 300, "seeded CRM, e-mail and reach KPIs settled and scraped", every=6.0)
+    for lang in ("en", "ja"):
+        dom, stderr = render(f"{board}?lang={lang}", profile=tmp_path / "chromium")
+        assert page_matches_prometheus(dom, vector) >= 12, lang
+        assert re.search(r'<html[^>]*lang="' + lang, dom), lang
+        if lang == "ja":  # the seed's words
+            for word in (
+                "架電数",
+                "接続率",
+                "商談化率",
+                "受注率",
+                "質問したが回答なし",
+                "質問していない",
+            ):
+                assert word in dom, word
+        drawn = charts(dom)
+        assert drawn.get("hourly", 0) >= 3, drawn  # the pace line and the legend at least
+        for chart in ("funnel", "trend", "quality", "bands"):
+            assert drawn.get(chart, 0) > 0, (chart, drawn)
+        assert ALERT in cells(dom).alerts
+        assert cells(dom).ids.get("errors", "") == "" and not console_errors(stderr), stderr[-2000:]
+        narrow, _ = render(f"{board}?lang={lang}", profile=tmp_path / "chromium", width=1024)
+        assert html_data(narrow, "overflow") == "0", (lang, html_data(narrow, "overflow"))
+    artifacts = ROOT / "test-artifacts"
+    chromium_profile = tmp_path / "chromium"
+    screenshot(f"{board}?lang=en", artifacts / "board.png", chromium_profile, height=2400)
+    screenshot(f"{board}?lang=ja", artifacts / "board-ja.png", chromium_profile, height=2400)
+    screenshot(f"{board}?lang=en", artifacts / "board-1024.png", chromium_profile, 1024, 2400)
+
+
+def shown(page: Any, kpi: str, key: str = "") -> float:
+    """A rendered figure as a number: digits, the decimal point and sign kept (1,234.5 / 12.3%
+    / €1,234.50 / ￥519,000 in either language)."""
+    text = page.cells[(kpi, key)]
+    return float(re.sub(r"[^0-9.\-]", "", text))
+
+
+def page_matches_prometheus(dom: str, vector: Callable[[str, str | None], dict[str, float]]) -> int:
+    """Every figure checked here equals its documented PromQL at the page's instant; returns
+    how many were checked."""
     page = cells(dom)
+    at = re.search(r'data-as-of="([0-9.]+)"', dom)
+    assert at, "the page says when its figures are from"
+    when = at.group(1)
 
-    def shown(kpi: str, key: str = "") -> float:
-        return float(page.cells[(kpi, key)].replace(",", ""))
+    def q(promql: str) -> dict[str, float]:
+        return vector(promql, when)
 
-    assert shown("crm_handoffs_total") == handoffs
-    assert shown("crm_won_total") == won
-    for (campaign, variant), n in delivered.items():
-        assert shown("email_delivered", f"{campaign}/{variant}") == n, (campaign, variant)
-    assert ALERT in page.alerts
-    assert page.ids.get("errors", "") == "" and not console_errors(stderr), stderr[-2000:]
-    screenshot(board, ROOT / "test-artifacts" / "board.png", profile=tmp_path / "chromium")
+    checked = 0
+
+    def same(kpi: str, key: str, want: float, places: int) -> None:
+        nonlocal checked
+        got = shown(page, kpi, key)
+        assert abs(got - want) <= 0.5 * 10**-places + 1e-9, (kpi, key, got, want)
+        checked += 1
+
+    # Activity: the calendar day's calls per rep (docs/kpis/calls.md), connect rate = connects
+    # / dials, talk time in minutes.
+    dials = q("sum by (rep) (isales_calls_today_dials)")
+    connects = q("sum by (rep) (isales_calls_today_connects)")
+    talk = q("sum by (rep) (isales_calls_today_talk_seconds)")
+    rep = max((r for r in dials if dials[r] > 0), key=lambda r: (connects.get(r, 0), r))
+    same("dials_today", rep, dials[rep], 0)
+    same("connect_rate_today", rep, 100 * connects.get(rep, 0) / dials[rep], 1)
+    if talk.get(rep, 0) >= 6:
+        same("talk_minutes_today", rep, talk[rep] / 60, 1)
+    all_dials = sum(dials.values())
+    same("connect_rate_today_total", "", 100 * sum(connects.values()) / all_dials, 1)
+    # Handoffs (docs/kpis/crm.md): 商談化率 = accepted / handoffs; ① and ② apart.
+    handoffs = q("sum(isales_crm_handoffs_total)")[""]
+    same("crm_handoffs_total", "", handoffs, 0)
+    same("crm_conversion_total", "", 100 * q("sum(isales_crm_accepted_total)")[""] / handoffs, 1)
+    unanswered = 'sum(isales_crm_discovery_fields_total{status=~"asked_declined|asked_unknown"})'
+    same("crm_fields_asked_unanswered_total", "", q(unanswered)[""], 0)
+    not_asked = 'sum(isales_crm_discovery_fields_total{status="not_asked"})'
+    same("crm_fields_not_asked_total", "", q(not_asked)[""], 0)
+    # Outcomes: 受注率 = won / (won + lost); won amount per currency.
+    won, lost = q("sum(isales_crm_won_total)")[""], q("sum(isales_crm_lost_total)")[""]
+    same("crm_won_total", "", won, 0)
+    same("crm_win_rate_total", "", 100 * won / (won + lost), 1)
+    for currency, amount in q("sum by (currency) (isales_crm_won_amount_total)").items():
+        got = shown(page, "crm_won_amount_total", currency)
+        assert abs(got - amount) < 0.01, (currency, got, amount)
+        checked += 1
+    # E-mail: open rate = human opens / delivered, per campaign and variant.
+    delivered = 'sum by (campaign, value) (isales_email_cohort_delivered{dimension="variant"})'
+    opens = 'sum by (campaign, value) (isales_email_cohort_human_opens{dimension="variant"})'
+    human = q(opens)
+    for key, n in sorted(q(f"{delivered} > 0").items())[:3]:
+        same("email_delivered", key, n, 0)
+        same("email_open_rate", key, 100 * human.get(key, 0) / n, 1)
+    # Relationship (docs/kpis/engagement.md): leads per band now; a segment's fit index.
+    for band, n in q("sum by (band) (isales_reach_leads_by_band)").items():
+        same("band_leads", band, n, 0)
+    fit = q("max by (segment) (isales_reach_segment_fit_index)")
+    segment = sorted(fit)[0]
+    same("segment_fit_index", segment, fit[segment], 2)
+    # The trend: 商談化率 of each week's handoffs.
+    weeks = q("sum by (week) (isales_crm_cohort_week_handoffs) > 0")
+    accepted = q("sum by (week) (isales_crm_cohort_week_accepted)")
+    for week, n in weeks.items():
+        same("trend_conversion", week, 100 * accepted.get(week, 0) / n, 1)
+    # Health: late records that are history, apart from live ones.
+    history = 'sum by (pipeline) (isales_late_history_events_total{job="isales-kpi"})'
+    for pipeline, n in q(history).items():
+        same("late_history", pipeline, n, 0)
+    return checked

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from stream_app.families.calls.family import CallsFamily
 from stream_app.spine.clock import FakeClock
+from stream_app.spine.engine import Engine
 from stream_app.spine.store import DictStore
-from tests.helpers.engines import feed, make, window
+from tests.helpers.engines import SPECS, feed, make, window
 from tests.helpers.factories import T0, connected_call, event
 
 
@@ -59,6 +61,34 @@ def test_late_within_grace_corrects_beyond_grace_is_refused_and_counted() -> Non
     assert totals is not None and totals["c"]["dials"] == 3, "totals count late facts too"
     pst = engine.store.get("p/0")
     assert pst is not None and pst["late"] == 1 and pst["late_w"] == {"1m": 1}
+    assert pst.get("late_h", 0) == 0, "4 minutes behind the newest event is live, not history"
+
+
+def test_late_events_a_day_or_more_behind_the_newest_are_history() -> None:
+    day = 86_400_000
+    engine = Engine(
+        CallsFamily(30),
+        DictStore(),
+        FakeClock(T0),
+        specs=SPECS,
+        tz="UTC",
+        grace_ms=120_000,
+        window_retention_ms=30 * day,
+        dedupe_retention_ms=30 * day,  # so a week-old event is late, not expired
+    )
+    feed(engine, [event(1, call="now", occurred_at=T0 + 2 * day, started_at=T0 + 2 * day)])
+    # Exactly a day behind the partition's newest event: history; a minute less: live.
+    feed(
+        engine,
+        [
+            event(1, call="day", occurred_at=T0 + day, started_at=T0 + day),
+            event(1, call="almost", occurred_at=T0 + day + 60_000, started_at=T0 + day + 60_000),
+            event(1, call="week", occurred_at=T0 - 5 * day, started_at=T0 - 5 * day),
+        ],
+        start=1,
+    )
+    pst = engine.store.get("p/0")
+    assert pst is not None and pst["late"] == 3 and pst["late_h"] == 2
 
 
 def test_windows_close_by_watermark_and_final_windows_refuse_updates() -> None:

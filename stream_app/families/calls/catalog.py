@@ -55,6 +55,40 @@ SERIES: tuple[Series, ...] = (
         ("kpi", "period", "rep", "team"),
     ),
     Series(
+        "isales_calls_today_dials",
+        "gauge",
+        "Outbound call attempts. Today: the business time zone's calendar day now (by the clock).",
+        ("rep", "team"),
+    ),
+    Series(
+        "isales_calls_today_connects",
+        "gauge",
+        "Outbound calls answered by a person. Today: the business time zone's "
+        "calendar day now (by the clock).",
+        ("rep", "team"),
+    ),
+    Series(
+        "isales_calls_today_machine_answers",
+        "gauge",
+        "Outbound calls answered by a machine or voicemail. Today: the business time zone's "
+        "calendar day now (by the clock).",
+        ("rep", "team"),
+    ),
+    Series(
+        "isales_calls_today_talk_seconds",
+        "gauge",
+        "Seconds from answer to hang-up on connects. Today: the business time zone's "
+        "calendar day now (by the clock).",
+        ("rep", "team"),
+    ),
+    Series(
+        "isales_calls_today_short_calls",
+        "gauge",
+        "Connects under the short-call threshold. Today: the business time zone's "
+        "calendar day now (by the clock).",
+        ("rep", "team"),
+    ),
+    Series(
         "isales_calls_dials_total",
         "counter",
         "Outbound call attempts, whatever the outcome. All time, every event accepted (late ones "

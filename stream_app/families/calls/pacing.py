@@ -145,6 +145,23 @@ def pacing_record(row: PaceRow, *, cal: BusinessCalendar, now_ms: int) -> bytes:
     )
 
 
+TODAY = {
+    "dials": "Outbound call attempts.",
+    "connects": "Outbound calls answered by a person.",
+    "machine_answers": "Outbound calls answered by a machine or voicemail.",
+    "talk_seconds": "Seconds from answer to hang-up on connects.",
+    "short_calls": "Connects under the short-call threshold.",
+}
+TODAY_FACTS = {
+    "dials": ("dials", 1),
+    "connects": ("connects", 1),
+    "machine_answers": ("machine_answers", 1),
+    "talk_seconds": ("talk_ms", 1000),
+    "short_calls": ("short_calls", 1),
+}
+"""The board's "today" figures: name -> (the calls family's fact, divisor)."""
+
+
 class PacingCollector(Collector):
     def __init__(
         self,
@@ -170,6 +187,31 @@ class PacingCollector(Collector):
             yield from self._calendar(now)
         if wanted_under(f"{p}_pacing"):
             yield from self._rows(now)
+        if wanted_under(f"{p}_calls_today"):
+            yield from self._today(now)
+
+    def _today(self, now: int) -> Iterator[Any]:
+        """Every rep's counts in today's business-zone day by the clock. The window gauges'
+        `current` is as of each partition's newest event, so a partition quiet since Friday
+        still shows Friday there on Monday morning; a board's "today" is the calendar's."""
+        gauges = {
+            kpi: GaugeMetricFamily(
+                f"{self.prefix}_calls_today_{kpi}",
+                f"{text} Today: the business time zone's calendar day now (by the clock).",
+                labels=["rep", "team"],
+            )
+            for kpi, text in TODAY.items()
+        }
+        summed: dict[tuple[str, str], dict[str, float]] = {}
+        for rep in self.rep_days(now):
+            key = (self.label("rep", rep.rep), self.label("team", rep.team))
+            acc = summed.setdefault(key, dict.fromkeys(TODAY, 0.0))
+            for kpi, (fact, divisor) in TODAY_FACTS.items():
+                acc[kpi] += rep.counts.get(fact, 0) / divisor
+        for (rep_l, team_l), counts in sorted(summed.items()):
+            for kpi, value in counts.items():
+                gauges[kpi].add_metric([rep_l, team_l], value)
+        yield from gauges.values()
 
     def _calendar(self, now: int) -> Iterator[Any]:
         p = self.prefix

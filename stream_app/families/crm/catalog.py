@@ -136,4 +136,39 @@ SERIES: tuple[Series, ...] = (
         "Answered / applicable discovery fields in the window. Absent while 0/0.",
         ("position", "rep", "team", "window"),
     ),
+    Series(
+        "isales_crm_cohort_week_handoffs",
+        "gauge",
+        "Of the handoffs made in the week starting `week` (Monday, business time zone; the last "
+        "four weeks): how many.",
+        ("rep", "team", "week"),
+    ),
+    Series(
+        "isales_crm_cohort_week_accepted",
+        "gauge",
+        "Of the handoffs made in the week starting `week` (Monday, business time zone; the last "
+        "four weeks): how many field sales accepted so far (newest decision).",
+        ("rep", "team", "week"),
+    ),
+    Series(
+        "isales_crm_cohort_week_rejected",
+        "gauge",
+        "Of the handoffs made in the week starting `week` (Monday, business time zone; the last "
+        "four weeks): how many field sales rejected so far (newest decision).",
+        ("rep", "team", "week"),
+    ),
+    Series(
+        "isales_crm_cohort_week_won",
+        "gauge",
+        "Of the handoffs made in the week starting `week` (Monday, business time zone; the last "
+        "four weeks): how many are won so far (newest outcome).",
+        ("rep", "team", "week"),
+    ),
+    Series(
+        "isales_crm_cohort_week_lost",
+        "gauge",
+        "Of the handoffs made in the week starting `week` (Monday, business time zone; the last "
+        "four weeks): how many are lost so far (newest outcome).",
+        ("rep", "team", "week"),
+    ),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any
 
 from schemas.crm import FieldStatus
@@ -77,3 +78,27 @@ def rates(c: Mapping[str, int], plain: Mapping[str, int]) -> dict[str, float | N
             plain.get("fields_answered", 0), plain.get("fields_applicable", 0)
         ),
     }
+
+
+TREND_WEEKS = 4
+
+
+def cohort_weeks(
+    cohorts: Mapping[str, Mapping[str, Any]], today: date, weeks: int = TREND_WEEKS
+) -> dict[str, dict[str, int]]:
+    """The handoff cohorts of the last `weeks` weeks (Monday to Sunday, the one holding `today`
+    last), keyed by the Monday's date: of the handoffs made that week, how many are accepted,
+    rejected, won and lost so far (each opportunity's newest decision and outcome). Every week
+    is listed, zeros too, so a trend has no gaps."""
+    monday = today - timedelta(days=today.weekday())
+    starts = [monday - timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
+    out = {start.isoformat(): dict.fromkeys(COUNTED, 0) for start in starts}
+    first, end = starts[0], monday + timedelta(days=7)
+    for day, counts in cohorts.items():
+        when = date.fromisoformat(day)
+        if not first <= when < end:
+            continue
+        week = out[(when - timedelta(days=when.weekday())).isoformat()]
+        for name in COUNTED:
+            week[name] += counts.get(name, 0)
+    return out

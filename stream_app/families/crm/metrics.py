@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -14,7 +16,14 @@ from prometheus_client.core import (
 
 from schemas.crm import UNATTRIBUTED
 from stream_app.families.crm.family import TTC_BUCKETS
-from stream_app.families.crm.kpis import COUNTED, STATUSES, rates, split, totals_of
+from stream_app.families.crm.kpis import (
+    COUNTED,
+    STATUSES,
+    cohort_weeks,
+    rates,
+    split,
+    totals_of,
+)
 from stream_app.spine.collector import StateCollector, group_first, rank_into
 from stream_app.spine.labels import Candidates
 
@@ -24,6 +33,14 @@ HELP = {
     "rejected": "Handoffs field sales rejected, by decision time.",
     "won": "Deals won, credited to the inside-sales rep who handed over, by close time.",
     "lost": "Deals lost, credited to the inside-sales rep who handed over, by close time.",
+}
+
+COHORT_HELP = {
+    "handoffs": "how many.",
+    "accepted": "how many field sales accepted so far (newest decision).",
+    "rejected": "how many field sales rejected so far (newest decision).",
+    "won": "how many are won so far (newest outcome).",
+    "lost": "how many are lost so far (newest outcome).",
 }
 
 
@@ -51,6 +68,7 @@ class CrmCollector(StateCollector):
     def family_series(self, parts: set[int]) -> Iterator[Any]:
         yield from self._crm_totals(parts)
         yield from self._crm_windows(parts)
+        yield from self._crm_cohort_weeks(parts)
 
     def _crm_totals(self, parts: set[int]) -> Iterator[Any]:
         p = self.prefix
@@ -168,3 +186,27 @@ class CrmCollector(StateCollector):
                     rate_gauges[name].add_metric(list(key), value)
         yield from gauges.values()
         yield from rate_gauges.values()
+
+    def _crm_cohort_weeks(self, parts: set[int]) -> Iterator[Any]:
+        """The last four weeks' handoff cohorts (by the business time zone's calendar and the
+        clock), for the boards' trend of handoff conversion and win rate."""
+        today = datetime.fromtimestamp(self.clock.now_ms() / 1000, tz=UTC)
+        today_local = today.astimezone(ZoneInfo(self.engine.tz)).date()
+        gauges = {
+            name: GaugeMetricFamily(
+                f"{self.prefix}_cohort_week_{name}",
+                f"Of the handoffs made in the week starting `week` (Monday, business time "
+                f"zone; the last four weeks): {COHORT_HELP[name]}",
+                labels=["rep", "team", "week"],
+            )
+            for name in COUNTED
+        }
+        for _, totals in self.engine.all_totals(parts):
+            if totals["g"] == UNATTRIBUTED:
+                continue
+            rep, team = self._labels(totals)
+            weeks = cohort_weeks(split(totals["c"])["cohorts"], today_local)
+            for week, counts in weeks.items():
+                for name in COUNTED:
+                    gauges[name].add_metric([rep, team, week], counts[name])
+        yield from gauges.values()

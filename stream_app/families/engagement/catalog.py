@@ -54,7 +54,7 @@ SERIES: tuple[Series, ...] = (
         "isales_reach_window_handoffs",
         "gauge",
         "Handoffs in the event-time window by the lead's band at handoff.",
-        ("channel", "kind", "position", "rep", "team", "window"),
+        ("band", "position", "rep", "team", "window"),
     ),
     Series(
         "isales_reach_segment_leads",

@@ -163,3 +163,29 @@ def test_live_demo_hands_off_after_connects() -> None:
     for seed in range(20):
         for at, follow in crm_follow_up(random.Random(seed), call, "team-a", T0):
             assert at > T0 and follow.key == b"opp-c1"
+
+
+def test_cohort_weeks_are_the_last_four_monday_weeks_zeros_too() -> None:
+    from datetime import date
+
+    from stream_app.families.crm.kpis import cohort_weeks
+
+    # Sunday 2026-12-06: its week starts Monday 2026-11-30; four weeks back to 2026-11-09.
+    cohorts = {
+        "2026-12-06": {"handoffs": 2, "accepted": 1, "won": 1},
+        "2026-11-30": {"handoffs": 1, "lost": 1},
+        "2026-11-15": {"handoffs": 4, "accepted": 3, "rejected": 1},  # a Sunday
+        "2026-11-08": {"handoffs": 9},  # five weeks back: outside
+        "2026-12-07": {"handoffs": 9},  # next week: outside
+    }
+    weeks = cohort_weeks(cohorts, date(2026, 12, 6))
+    assert list(weeks) == ["2026-11-09", "2026-11-16", "2026-11-23", "2026-11-30"]
+    assert weeks["2026-11-09"] == {
+        "handoffs": 4,
+        "accepted": 3,
+        "rejected": 1,
+        "won": 0,
+        "lost": 0,
+    }
+    assert weeks["2026-11-16"] == dict.fromkeys(weeks["2026-11-16"], 0)
+    assert weeks["2026-11-30"] == {"handoffs": 3, "accepted": 1, "rejected": 0, "won": 1, "lost": 1}

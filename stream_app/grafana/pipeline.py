@@ -134,9 +134,14 @@ def panels() -> list[Panel]:
             "timeseries",
             "Late events and late window updates",
             "Events beyond grace (sent to the late topic) and refused window updates by window "
-            "size, per second.",
+            "size, per second. History: late events a day or more behind their partition's "
+            "newest event (a backfill, seeded past), apart from live ones that missed grace.",
             (
                 Target(rate("isales_late_events_total", "source"), "late events {{source}}"),
+                Target(
+                    rate("isales_late_history_events_total", "source"),
+                    "of them history {{source}}",
+                ),
                 Target(
                     rate("isales_late_window_updates_total", "window"),
                     "late updates {{window}}",

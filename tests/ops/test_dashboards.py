@@ -104,6 +104,7 @@ METRICS: dict[str, set[str]] = {
     "isales_events_applied_total": {"source"},
     "isales_duplicate_events_total": {"source"},
     "isales_late_events_total": {"source"},
+    "isales_late_history_events_total": {"source"},
     "isales_late_window_updates_total": {"source", "window"},
     "isales_dead_letter_events_total": {"source", "reason"},
     "isales_consumer_lag_messages": PARTITION,
@@ -127,6 +128,7 @@ METRICS: dict[str, set[str]] = {
     # The CRM worker (same job, port 9111).
     **{f"isales_crm_{m}_total": REP | {"segment"} for m in CRM_COUNTED},
     "isales_crm_won_amount_total": REP | {"currency"},
+    **{f"isales_crm_cohort_week_{m}": REP | {"week"} for m in CRM_COUNTED},
     "isales_crm_discovery_fields_total": REP | {"field", "status"},
     **{
         f"isales_crm_{m}_total": REP
@@ -788,6 +790,20 @@ CRM_UNATTRIBUTED_AMOUNT = {"w1": {"EUR": 12.5}, "w2": {"EUR": 7.5, "JPY": 1000.0
 Series = list[tuple[str, dict[str, str], float, str]]
 
 
+# The last four weeks' handoff cohorts; the week of 2026-11-16 has handoffs nothing decided
+# yet (win rate absent), and 2026-11-09's only in team-c.
+CRM_COHORT_WEEKS: dict[str, dict[str, dict[str, int]]] = {
+    "r1": {
+        "2026-11-09": {"handoffs": 0},
+        "2026-11-16": {"handoffs": 3, "accepted": 1},
+        "2026-11-23": {"handoffs": 6, "accepted": 4, "rejected": 2, "won": 2, "lost": 1},
+        "2026-11-30": {"handoffs": 2},
+    },
+    "r3": {"2026-11-23": {"handoffs": 4, "accepted": 1, "won": 1, "lost": 3}},
+    "r5": {"2026-11-09": {"handoffs": 5, "accepted": 5, "won": 2}},
+}
+
+
 def crm_series() -> Series:
     """The fixture as series."""
     out: Series = []
@@ -819,6 +835,10 @@ def crm_series() -> Series:
         add("isales_crm_discovery_answered_fields_total", who, answered, worker)
         add("isales_crm_discovery_applicable_fields_total", who, applicable, worker)
         add("isales_crm_complete_handoffs_total", who, CRM_COMPLETE[rep], worker)
+        for week, counts in CRM_COHORT_WEEKS.get(rep, {}).items():
+            for m in CRM_COUNTED:
+                labels = who | {"week": week}
+                add(f"isales_crm_cohort_week_{m}", labels, counts.get(m, 0), worker)
         per_bucket = CRM_TTC.get(rep, (0,) * (len(TTC_BUCKETS) + 1))
         bounds = [str(float(b)) for b in TTC_BUCKETS] + ["+Inf"]
         for i, le in enumerate(bounds):
@@ -871,6 +891,23 @@ def conversion(acc: tuple[str, dict[str, str]], hand: tuple[str, dict[str, str]]
 
 def winning(won: tuple[str, dict[str, str]], lost: tuple[str, dict[str, str]]) -> Formula:
     return combine(won, lost, lambda w, lo: crm_rates({"won": w, "lost": lo}, {})["win_rate"])
+
+
+def cohort_week(metric: str) -> tuple[str, dict[str, str]]:
+    return f"isales_crm_cohort_week_{metric}", {}
+
+
+def unanswered() -> Formula:
+    """① of the seed: asked, unanswered = asked_declined + asked_unknown, per key."""
+
+    def formula(s: Sums) -> dict[Key, float | None]:
+        out: dict[Key, float | None] = {}
+        for status in ("asked_declined", "asked_unknown"):
+            for key, n in s(*tot("discovery_fields", status=status)).items():
+                out[key] = (out.get(key) or 0) + n
+        return out
+
+    return formula
 
 
 def completeness() -> Formula:
@@ -1062,6 +1099,31 @@ CRM_EXPECTED: dict[tuple[str, str, str], tuple[Key, Formula]] = {
         ("segment",),
         winning(tot("won"), tot("lost")),
     ),
+    (
+        "isales-handoffs",
+        "① Asked, unanswered against ② not asked, per rep (all time)",
+        "Answered",
+    ): (("rep",), count(tot("discovery_fields", status="answered"))),
+    (
+        "isales-handoffs",
+        "① Asked, unanswered against ② not asked, per rep (all time)",
+        "① Asked, unanswered",
+    ): (("rep",), unanswered()),
+    (
+        "isales-handoffs",
+        "① Asked, unanswered against ② not asked, per rep (all time)",
+        "② Not asked",
+    ): (("rep",), count(tot("discovery_fields", status="not_asked"))),
+    (
+        "isales-outcomes",
+        "Last four weeks: handoff conversion and win rate by handoff week",
+        "Handoff conversion",
+    ): (("week",), conversion(cohort_week("accepted"), cohort_week("handoffs"))),
+    (
+        "isales-outcomes",
+        "Last four weeks: handoff conversion and win rate by handoff week",
+        "Win rate",
+    ): (("week",), winning(cohort_week("won"), cohort_week("lost"))),
 }
 
 

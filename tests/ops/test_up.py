@@ -280,6 +280,16 @@ def check_board(env: dict[str, str], prometheus: str, board: str, tmp_path: Path
         assert cells(dom).ids.get("errors", "") == "" and not console_errors(stderr), stderr[-2000:]
         narrow, _ = render(f"{board}?lang={lang}", profile=tmp_path / "chromium", width=1024)
         assert html_data(narrow, "overflow") == "0", (lang, html_data(narrow, "overflow"))
+    # A team's view: only its reps, and its rates from its own counts.
+    dom, _ = render(f"{board}?lang=en&team=team-a", profile=tmp_path / "chromium")
+    page, when = cells(dom), re.search(r'data-as-of="([0-9.]+)"', dom)
+    assert when
+    team_reps = vector('sum by (rep) (isales_crm_handoffs_total{team="team-a"})', when.group(1))
+    shown_reps = {key for kpi, key in page.cells if kpi == "crm_handoffs"}
+    assert shown_reps == set(team_reps), (shown_reps, team_reps)
+    accepted = vector('sum(isales_crm_accepted_total{team="team-a"})', when.group(1))[""]
+    conversion = 100 * accepted / sum(team_reps.values())
+    assert abs(shown(page, "crm_conversion_total") - conversion) <= 0.05 + 1e-9
     artifacts = ROOT / "test-artifacts"
     chromium_profile = tmp_path / "chromium"
     screenshot(f"{board}?lang=en", artifacts / "board.png", chromium_profile, height=2400)

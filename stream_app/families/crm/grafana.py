@@ -148,6 +148,38 @@ def handoffs_panels() -> list[Panel]:
         ),
         _crm_discovery_rep_table(),
         bar_chart(
+            "① Asked, unanswered against ② not asked, per rep (all time)",
+            "The seed's central example, per rep from the all-time counters, summed over "
+            "fields: answered; ① asked but unanswered (the prospect would not say, or did not "
+            "know: asked_declined + asked_unknown); ② never asked (the rep's gap). Both end in "
+            "an empty field; only ② is a coaching point.",
+            ("rep", "Rep"),
+            [
+                ("Answered", total(discovery("answered"), "rep")),
+                (
+                    "① Asked, unanswered",
+                    # One status per selector, never a merge by regex: the union, summed.
+                    f"sum by (rep) ({discovery('asked_declined')} or {discovery('asked_unknown')})",
+                ),
+                ("② Not asked", total(discovery("not_asked"), "rep")),
+            ],
+            16,
+            stacked=True,
+            overrides=tuple(
+                {
+                    "matcher": {"id": "byName", "options": name},
+                    "properties": [
+                        {"id": "color", "value": {"mode": "fixed", "fixedColor": color}}
+                    ],
+                }
+                for name, color in (
+                    ("Answered", "green"),
+                    ("① Asked, unanswered", "orange"),
+                    ("② Not asked", "red"),
+                )
+            ),
+        ),
+        bar_chart(
             "Handoffs by segment (time range)",
             "Handoffs, accepted and rejected processed in the dashboard's time range (increase "
             "of the all-time counters) per segment (the handoff's ISALES_CRM_SEGMENT_BY "
@@ -372,7 +404,31 @@ def outcomes_panels() -> list[Panel]:
             no_value="no decided deals",
             decimals=1,
         ),
+        bar_chart(
+            "Last four weeks: handoff conversion and win rate by handoff week",
+            "The handoff cohorts of the last four weeks (Monday to Sunday, business time zone): "
+            "of the handoffs made that week, handoff conversion (商談化率) = accepted / handoffs "
+            "and win rate (受注率) = won / (won + lost) so far, sum/sum over the selected teams. "
+            "A cohort fills as field sales decides, so the current week reads low at first.",
+            ("week", "Week of"),
+            [
+                (
+                    "Handoff conversion",
+                    ratio(cohort_week("accepted"), cohort_week("handoffs"), "week"),
+                ),
+                ("Win rate", win_rate(cohort_week("won"), cohort_week("lost"), "week")),
+            ],
+            16,
+            unit="percentunit",
+            no_value="no handoffs in the last four weeks",
+            decimals=1,
+        ),
     ]
+
+
+def cohort_week(metric: str) -> str:
+    """The last four weeks' handoff cohorts of the selected teams (isales_crm_cohort_week_*)."""
+    return f'isales_crm_cohort_week_{metric}{{team=~"$team"}}'
 
 
 def _crm_outcomes_rep_table() -> Panel:

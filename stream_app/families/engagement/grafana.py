@@ -133,6 +133,46 @@ def panels() -> list[Panel]:
             overrides=_fit_overrides(),
             sort_by="Targeted",
         ),
+        table(
+            "Touchpoints per rep and channel (all time)",
+            "Each rep's touchpoints by channel (call, email, web, ...): outreach (dials, "
+            "deliveries) and responses (the lead answered, opened, clicked, visited), machine "
+            "touches left out; touches with no rep are `_unassigned`.",
+            {"rep": "Rep", "channel": "Channel"},
+            [
+                (
+                    name,
+                    f'sum by (rep, channel) (isales_reach_touchpoints_total{{kind="{kind}",'
+                    f'team=~"$team"}})',
+                )
+                for kind, name in (("outreach", "Outreach"), ("response", "Responses"))
+            ],
+            height=8,
+            width=12,
+            overrides=[],
+            sort_by="Responses",
+        ),
+        table(
+            "Band at handoff: win rate (all time)",
+            "Per band of the lead's score at the moment of handoff, all reps of the selected "
+            "teams: handoffs, won, and won / handed over. If the score means anything, it rises "
+            "from cold to hot. Decisions and outcomes are each opportunity's newest, as the CRM "
+            "counts them.",
+            {"band": "Band"},
+            [
+                ("Handoffs", 'sum by (band) (isales_reach_handoffs_total{team=~"$team"})'),
+                ("Won", 'sum by (band) (isales_reach_handoffs_won_total{team=~"$team"})'),
+                (
+                    "Won / handed over",
+                    'sum by (band) (isales_reach_handoffs_won_total{team=~"$team"}) / '
+                    '(sum by (band) (isales_reach_handoffs_total{team=~"$team"}) > 0)',
+                ),
+            ],
+            height=8,
+            width=12,
+            overrides=rate_overrides(["Won / handed over"]),
+            sort_by="Handoffs",
+        ),
     ]
 
 

@@ -58,11 +58,13 @@ HOUR_MS = 3_600_000
 
 def per_hour(
     samples: Sequence[tuple[float, float]], hours: tuple[int, int], until_ms: int
-) -> list[tuple[int, float | None]]:
+) -> list[tuple[int, float | None, bool]]:
     """Hour starts in `hours` with the increase of a day-cumulative series over each hour
     (calls of the day so far, sampled by Prometheus): the value at the hour's end (or
-    `until_ms`) less the value at its start, each the newest sample at or before that time.
-    None where Prometheus has no sample (it was not running yet)."""
+    `until_ms`) less the value at its start, each the newest sample at or before that time,
+    and whether the hour is partial. An hour Prometheus started in counts from its first
+    sample (partial: the calls before it that hour are unknown, never put in the bar); an hour
+    with no sample at all is None."""
     points = sorted((int(t * 1000), v) for t, v in samples)
 
     def at(ms: int) -> float | None:
@@ -73,18 +75,19 @@ def per_hour(
             best = v
         return best
 
-    out: list[tuple[int, float | None]] = []
+    out: list[tuple[int, float | None, bool]] = []
     start, end = hours
     hour = start
     while hour < end and hour <= until_ms:
         close = min(hour + HOUR_MS, end, until_ms)
         first, last = at(hour), at(close)
         if last is None:
-            out.append((hour, None))
+            out.append((hour, None, False))
+        elif first is not None:
+            out.append((hour, max(last - first, 0.0), False))
         else:
-            # Before the first sample the day's count is unknown; counting from 0 there would
-            # put the whole morning in the first sampled hour.
-            out.append((hour, None if first is None else max(last - first, 0.0)))
+            inside = [v for t, v in points if hour <= t <= close]
+            out.append((hour, max(last - inside[0], 0.0), True) if inside else (hour, None, False))
         hour += HOUR_MS
     return out
 

@@ -125,9 +125,10 @@ class Board:
         for result in data["result"]:
             team = result["metric"].get("team", "")
             samples = [(float(t), float(v)) for t, v in result["values"]]
-            series.setdefault(team, {})["dials"] = [
-                v for _, v in per_hour(samples, day.hours, until)
-            ]
+            rows = per_hour(samples, day.hours, until)
+            series.setdefault(team, {})["dials"] = [v for _, v, _ in rows]
+            # 1 for an hour counted from Prometheus's first sample, not from its start.
+            series[team]["partial"] = [1.0 if partial else 0.0 for _, _, partial in rows]
         cal = self.calendar()
         for team, target in targets.items():
             pace: list[float | None] = list(pace_per_hour(cal, day.day, hours, target))

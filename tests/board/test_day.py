@@ -66,15 +66,24 @@ def test_per_hour_is_the_increase_over_each_hour() -> None:
     # 9:00-10:00: 30 - 2 = 28; 10:00-11:00: 55 - 30 = 25; 11:00-11:10 (until): 55 - 55 = 0.
     until = nine + 2 * 3_600_000 + 600_000
     rows = per_hour(samples, (nine, ms(2026, 12, 7, 18, 0)), until)
-    assert rows == [(nine, 28.0), (nine + 3_600_000, 25.0), (nine + 7_200_000, 0.0)]
+    assert rows == [
+        (nine, 28.0, False),
+        (nine + 3_600_000, 25.0, False),
+        (nine + 7_200_000, 0.0, False),
+    ]
 
 
 def test_per_hour_is_unknown_before_prometheus_has_a_sample() -> None:
     nine = ms(2026, 12, 7, 9, 0)
     samples = [((nine + 5_400_000) / 1000, 40.0), ((nine + 7_200_000) / 1000, 46.0)]
     rows = per_hour(samples, (nine, nine + 3 * 3_600_000), nine + 3 * 3_600_000)
-    # 9-10: no sample at all; 10-11: none at 10:00, so unknown, not 46; 11-12: 46 - 46.
-    assert rows == [(nine, None), (nine + 3_600_000, None), (nine + 7_200_000, 0.0)]
+    # 9-10: no sample at all; 10-11: Prometheus started at 10:30, so from its first sample
+    # (40) to 11:00 (46): 6, partial, never the 40 made before it; 11-12: 46 - 46.
+    assert rows == [
+        (nine, None, False),
+        (nine + 3_600_000, 6.0, True),
+        (nine + 7_200_000, 0.0, False),
+    ]
 
 
 def test_the_pace_per_hour_is_the_target_spread_over_the_business_hours() -> None:

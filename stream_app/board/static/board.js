@@ -180,9 +180,10 @@ function renderActivity(data) {
     return vs.length ? vs.reduce((a, b) => a + b, 0) : null;
   });
   const hourFmt = new Intl.DateTimeFormat(locale(), { hour: "numeric", timeZone: day.timezone });
+  const partial = add("partial").map((v) => Boolean(v));
   barsWithLine(document.getElementById("chart-hourly"), "hourly",
     hourly.hours.map((h) => hourFmt.format(new Date(h * 1000))), add("dials"), add("pace"),
-    [[t("dials_bar"), "bar"], [t("pace_line"), "pace"]], (v) => num(v), t("no_data"));
+    [[t("dials_bar"), "bar"], [t("pace_line"), "pace"]], (v) => num(v), t("no_data"), partial, t("partial_hour"));
 }
 
 function renderCrm(data) {
@@ -238,6 +239,10 @@ function renderCrm(data) {
   hbars(document.getElementById("chart-funnel"), "funnel",
     steps.map(([k, v], i) => ({ label: t(k), value: v, note: i ? pct(ratio(v, steps[i - 1][1])) : "" })),
     (v) => num(v), t("no_calls"));
+  // A step larger than the one before it: CRM history from before the calls were counted.
+  const note = document.getElementById("funnel-note");
+  note.hidden = !steps.some(([, v], i) => i && v > steps[i - 1][1]);
+  note.textContent = t("funnel_note");
 
   // The trend: 商談化率 and 受注率 of each week's handoffs (cohorts), last four weeks.
   const weeks = [...new Set((data.trend || []).map((r) => r.week))].sort();
@@ -249,8 +254,9 @@ function renderCrm(data) {
     r.win_rate = ratio(r.won, r.won + r.lost);
     return r;
   });
-  const weekFmt = (w) => dayName(w);
-  lines(document.getElementById("chart-trend"), "trend", trendRows.map((r) => weekFmt(r.week)),
+  const thisWeek = weeks[weeks.length - 1];
+  const weekFmt = (w) => (w === thisWeek ? `${dayName(w)} (${t("so_far")})` : dayName(w));
+  lines(document.getElementById("chart-trend"), "trend", trendRows.map((r) => dayName(r.week)),
     [{ name: t("conversion"), values: trendRows.map((r) => r.conversion) }, { name: t("win_rate"), values: trendRows.map((r) => r.win_rate) }],
     pct, t("no_handoffs"));
   head("trend", ["week", "handoffs_n", "conversion", "won", "win_rate"]);

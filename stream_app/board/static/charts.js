@@ -28,7 +28,7 @@ function niceMax(values) {
 }
 
 // Bars (one per label) and a line over them on the same scale: dials per hour and the pace.
-function barsWithLine(host, name, labels, bars, line, legend, format, emptyText) {
+function barsWithLine(host, name, labels, bars, line, legend, format, emptyText, partial, partialText) {
   const none = (vs) => vs.every((v) => v === null || v === undefined);
   if (!labels.length || (none(bars) && none(line))) return empty(host, name, emptyText);
   const max = niceMax([...bars, ...line]);
@@ -43,8 +43,9 @@ function barsWithLine(host, name, labels, bars, line, legend, format, emptyText)
     const x = L + i * slot;
     const v = bars[i];
     if (v !== null && v !== undefined) {
-      const rect = svgEl("rect", { x: x + slot * 0.15, y: y(v), width: slot * 0.7, height: Math.max(y(0) - y(v), 0), class: "bar" });
-      rect.append(svgEl("title", {}, `${label}: ${format(v)}`));
+      const part = partial && partial[i];
+      const rect = svgEl("rect", { x: x + slot * 0.15, y: y(v), width: slot * 0.7, height: Math.max(y(0) - y(v), 0), class: part ? "bar partial" : "bar" });
+      rect.append(svgEl("title", {}, `${label}: ${format(v)}${part ? ` (${partialText})` : ""}`));
       svg.append(rect);
     }
     // At most about 12 hour labels, so they never overlap.
@@ -62,7 +63,8 @@ function lines(host, name, labels, series, format, emptyText) {
   const W = 420, H = 170, L = Math.max(30, textWidth(format(1)) + 8), B = 24, T = 18;
   const svg = frame(host, name, W, H);
   const y = (v) => T + (H - T - B) * (1 - v);
-  const x = (i) => L + (labels.length === 1 ? (W - L) / 2 : (i * (W - L - 20)) / (labels.length - 1));
+  // Inset from both ends, so the first and last labels (centred on their points) fit.
+  const x = (i) => L + 36 + (labels.length === 1 ? (W - L - 72) / 2 : (i * (W - L - 72)) / (labels.length - 1));
   for (const v of [0, 0.5, 1]) {
     svg.append(svgEl("line", { x1: L, y1: y(v), x2: W - 8, y2: y(v), class: v ? "grid" : "axis" }));
     svg.append(svgEl("text", { x: L - 4, y: y(v) + 4, class: "tick end" }, format(v)));
@@ -128,7 +130,7 @@ function legendRow(svg, W, items) {
   for (const [label, cls] of [...items].reverse()) {
     const text = svgEl("text", { x, y: 11, class: "tick end legend" }, label);
     svg.append(text);
-    x -= textWidth(label) + 8;
+    x -= textWidth(label) + 12;
     svg.append(svgEl("rect", { x: x - 2, y: 3, width: 8, height: 8, class: `key ${cls}` }));
     x -= 14;
   }

@@ -40,6 +40,8 @@ const WORDS = {
     failed: "queries failed", not_updated: "not updated", unmapped:
       "People directory: {n} {vendor} events name a person it does not list (counted as unmapped-{vendor}; the normaliser's log says who).",
     pace_line: "pace", dials_bar: "dials", no_data: "No data for this span yet.",
+    partial_hour: "since Prometheus started this hour", so_far: "so far",
+    funnel_note: "A step larger than the one before it: CRM history from before the calls were counted (all time is since each pipeline's state began).",
     late_note: "Late (history): a day or more behind the newest event, e.g. seeded or backfilled past; counted in totals, closed windows keep their figures.",
   },
   ja: {
@@ -79,6 +81,8 @@ const WORDS = {
     failed: "件のクエリが失敗", not_updated: "更新できません",
     unmapped: "担当者名簿: {vendor} のイベント {n} 件が名簿にない担当者を指しています（unmapped-{vendor} として計上。誰かはノーマライザのログに記録）。",
     pace_line: "ペース", dials_bar: "架電数", no_data: "この期間のデータはまだありません。",
+    partial_hour: "Prometheus の起動後のみ", so_far: "途中",
+    funnel_note: "前の段より大きい段があります: 架電の計測開始より前の CRM 履歴が含まれています（累計は各パイプラインの計測開始から）。",
     late_note: "遅着（過去分）: その区画の最新イベントより1日以上前のもの（初期データやバックフィル）。累計には含まれ、締めた時間枠の数値は変わりません。",
   },
 };

@@ -57,6 +57,7 @@ from tests.helpers.checks import processed
 from tests.helpers.support import (
     ROOT,
     WorkerProc,
+    http_get,
     isolated_env,
     metric_sum,
     parse_metrics,
@@ -174,22 +175,38 @@ late when it was scraped whole once a second (~7% of a calls run, a third of a C
 
 
 def progress_of(worker: WorkerProc) -> tuple[int, float] | None:
-    """(records handled, consumer lag), from a scrape of those series only (`?name[]=`: the
-    worker builds no KPI series for it), or None while it does not answer."""
-    status, body = worker.get("/metrics?" + "&".join(f"name[]={n}" for n in PROGRESS_SERIES))
-    if status != 200:
-        return None
-    samples = parse_metrics(body)
-    return processed(samples), metric_sum(samples, "isales_consumer_lag_messages")
+    """(records handled, consumer lag) over the worker's members, from a scrape of those
+    series only (`?name[]=`: the worker builds no KPI series for it), or None while one does
+    not answer."""
+    query = "/metrics?" + "&".join(f"name[]={n}" for n in PROGRESS_SERIES)
+    handled, lag = 0, 0.0
+    for url in worker.member_urls:
+        status, body = http_get(url + query)
+        if status != 200:
+            return None
+        samples = parse_metrics(body)
+        handled += processed(samples)
+        lag += metric_sum(samples, "isales_consumer_lag_messages")
+    return handled, lag
 
 
 def worker_rate(
-    env: dict[str, str], total: int, logs: Path, pipeline: str = "calls"
+    env: dict[str, str], total: int, logs: Path, pipeline: str = "calls", processes: int = 1
 ) -> tuple[float, WorkerProc, float]:
     """Records/s from the first counted record to the last, the worker, and when (perf_counter)
-    it had counted its first record."""
-    worker = WorkerProc(env, logs, f"bench-{uuid.uuid4().hex[:6]}", pipeline).start()
-    wait_for(worker.ready, 120, "worker ready")
+    it had counted its first record. `processes`: `worker --processes N`, every member ready
+    and holding partitions before the records count."""
+    name = f"bench-{uuid.uuid4().hex[:6]}"
+    worker = WorkerProc(env, logs, name, pipeline, processes=processes).start()
+
+    def members_ready() -> bool:
+        assert worker.alive(), worker.log_tail()
+        answers = [http_get(url + "/readyz") for url in worker.member_urls]
+        return all(
+            status == 200 and bool(orjson.loads(body).get("partitions")) for status, body in answers
+        )
+
+    wait_for(members_ready, 180, "worker ready")
     first = None
     while True:
         seen = progress_of(worker)
@@ -490,6 +507,13 @@ def main() -> int:
         "is what the docs' benchmarks page is made from)",
     )
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="calls: also measure `worker --processes N` on the same records (a consumer "
+        "group of its own), reported as processes_eps and its scaling over one process",
+    )
+    parser.add_argument(
         "--probe-full-scrape",
         action="store_true",
         help="the under-load probe reads every series, not only the one it waits for",
@@ -586,6 +610,15 @@ def main() -> int:
                 worker.stop()
                 for stage in stages:
                     stage.stop()
+            scaled: dict[str, float] = {}
+            if args.processes > 1 and args.pipeline == "calls":
+                # The same records again, read by N members of a fresh group once the one
+                # process has stopped (they would share the cores otherwise).
+                many_env = {**env, "ISALES_APP_ID": env["ISALES_APP_ID"] + "-many"}
+                many, group, _ = worker_rate(many_env, total, tmp, "calls", args.processes)
+                group.stop()
+                scaled = {"processes": args.processes, "processes_eps": many}
+                scaled["scaling"] = many / rate
             row = {
                 "run": run,
                 "records": total,
@@ -596,6 +629,7 @@ def main() -> int:
                 "latency_p50_ms": statistics.median(lat) * 1000,
                 "latency_max_ms": max(lat) * 1000,
                 **peers,
+                **scaled,
                 "rss_mb": rss,
             }
             if args.peers:
@@ -627,6 +661,8 @@ def main() -> int:
             "load_p99_ms",
             "probe_scrape_ms",
             "rss_mb",
+            "processes_eps",
+            "scaling",
         )
         if k in rows[0]
     ]

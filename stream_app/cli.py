@@ -38,6 +38,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from stream_app.ops.runtime import tune_gc
     from stream_app.service import Service, Worker
 
+    if args.processes > 1:
+        from stream_app.ops.supervisor import run
+
+        _settings()  # a configuration error is said once, here, not by every member
+        return run(args.pipeline, args.processes)
     tune_gc()
     settings = _settings()
     service = Service(settings, pipeline=args.pipeline)
@@ -369,6 +374,14 @@ def main(argv: list[str] | None = None) -> int:
         "(ISALES_EMAIL_METRICS_PORT), crm-attribution (joins CRM events to the handing-over rep; "
         "ISALES_CRM_ATTRIBUTION_METRICS_PORT), crm (handoff and outcome KPIs; "
         "ISALES_CRM_METRICS_PORT)",
+    )
+    worker.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N members of the pipeline's consumer group under one supervisor, one per "
+        "core: member i is worker id <ISALES_WORKER_ID or pipeline>-<i> on the metrics port + i",
     )
 
     kafka = sub.add_parser("kafka", help="a local single-node Kafka without Docker")

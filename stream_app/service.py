@@ -11,6 +11,7 @@ at scrape time through the pipeline's collector.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -179,7 +180,10 @@ class Service:
         pipeline: str = "calls",
     ) -> None:
         s = self.settings = settings
-        spec = self.spec = spec_for(s, pipeline)
+        spec = spec_for(s, pipeline)
+        if s.port_offset:  # a member of `worker --processes N`
+            spec = dataclasses.replace(spec, port=spec.port + s.port_offset)
+        self.spec = spec
         self.clock = clock or SystemClock()
         self.registry = registry or CollectorRegistry()
         self.app = app = faust_app(s, spec.app_id, spec.port, spec.source)

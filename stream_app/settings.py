@@ -147,6 +147,15 @@ class SpineSettings(BaseSettings):
         "member (group.instance.id), which rejoins after a crash without a rebalance.",
     )
 
+    port_offset: int = Field(
+        default=0,
+        ge=0,
+        le=255,
+        description="Added to the pipeline's metrics port. `worker --processes N` gives its "
+        "member i the offset i (and the worker id `<id>-<i>`), so the members on one host "
+        "listen on consecutive ports.",
+    )
+
     # Windows and state
     windows: Annotated[
         tuple[str, ...],

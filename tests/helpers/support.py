@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -101,10 +102,13 @@ class WorkerProc:
         name: str,
         pipeline: str = "calls",
         worker_id: str | None = None,
+        processes: int = 1,
     ) -> None:
         """`worker_id`: the same id on a restart reuses the killed worker's local state
-        folder and static group membership, as a replica of a StatefulSet would."""
-        self.port = free_port()
+        folder and static group membership, as a replica of a StatefulSet would.
+        `processes`: `worker --processes N`, its members on this port + i."""
+        self.port = consecutive_ports(processes) if processes > 1 else free_port()
+        self.processes = processes
         self.pipeline = pipeline
         port = str(self.port)
         ports = (
@@ -130,7 +134,11 @@ class WorkerProc:
     def start(self) -> WorkerProc:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "stream_app", "worker", "--pipeline", self.pipeline],
+            [
+                sys.executable,
+                *("-m", "stream_app", "worker", "--pipeline", self.pipeline),
+                *(("--processes", str(self.processes)) if self.processes > 1 else ()),
+            ],
             env=self.env,
             cwd=ROOT,
             stdout=log,
@@ -144,6 +152,11 @@ class WorkerProc:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def member_urls(self) -> list[str]:
+        """Each member's address (one, unless `processes`)."""
+        return [f"http://127.0.0.1:{self.port + i}" for i in range(self.processes)]
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -294,3 +307,61 @@ def promtool_check_metrics(text: str) -> None:
         [promtool, "check", "metrics"], input=text.encode(), capture_output=True, check=False
     )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (children, theirs, ...), from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running (not gone, not a zombie)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def http_get(url: str) -> tuple[int, str]:
+    """(status, body), or (0, "") while nothing listens there."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def consecutive_ports(n: int) -> int:
+    """A port p with p .. p + n - 1 all free (`worker --processes n` listens on them)."""
+    for _ in range(100):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = int(first.getsockname()[1])
+            others = []
+            try:
+                for i in range(1, n):
+                    sock = socket.socket()
+                    others.append(sock)
+                    sock.bind(("127.0.0.1", port + i))
+            except OSError:
+                continue
+            finally:
+                for sock in others:
+                    sock.close()
+        return port
+    raise AssertionError(f"no {n} consecutive free ports")

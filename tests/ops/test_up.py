@@ -31,7 +31,7 @@ from stream_app.kafka.local_broker import free_port
 from stream_app.ops.stack import RULES
 from stream_app.tools.metrics_reference import exposed_by
 from tests.helpers.browser import cells, charts, console_errors, html_data, render, screenshot
-from tests.helpers.support import ROOT, metric_sum, parse_metrics, wait_for
+from tests.helpers.support import ROOT, alive, descendants, metric_sum, parse_metrics, wait_for
 
 pytestmark = pytest.mark.kafka
 PORTS = {
@@ -49,30 +49,6 @@ ALERT = "IsalesRepFarBehindPace"
 def get(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
         return json.loads(response.read())
-
-
-def descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_up_brings_workers_prometheus_rules_and_a_firing_alert(tmp_path: Path) -> None:

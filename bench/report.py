@@ -20,6 +20,16 @@ COLUMNS = (
     ("latency_p50_ms", "one event, p50 ms", "{:,.0f}"),
     ("load_p99_ms", "p99 ms at the offered load", "{:,.0f}"),
     ("rss_mb", "peak RSS MB", "{:,.0f}"),
+    ("processes_eps", "N processes", "{:,.0f}"),
+    ("scaling", "N processes / 1", "{:.2f}"),
+)
+STATE_COLUMNS = (
+    ("entities", "entities", "{:,.0f}"),
+    ("load_s", "start + load s", "{:,.1f}"),
+    ("rss_mb", "RSS MB", "{:,.0f}"),
+    ("peak_rss_mb", "peak RSS MB", "{:,.0f}"),
+    ("bytes_per_entity", "RSS bytes per entity", "{:,.0f}"),
+    ("restart_s", "restart s", "{:,.1f}"),
 )
 
 
@@ -54,8 +64,37 @@ def table(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def state_table(result: dict[str, Any]) -> list[str]:
+    """`bench.state_size`: memory and restart time against entities held, per pipeline."""
+    machine = result["machine"]
+    lines = [
+        "## State per entity",
+        "",
+        "A worker serves its entities from memory (RocksDB is the copy a restart reads), so its",
+        "resident set grows with the entities it holds: calls within the dedupe horizon, e-mail",
+        "messages within 30 days, opportunities and leads within 180 days. Restart: stop, start,",
+        "until /readyz answers with every entity loaded.",
+        "",
+        f"Measured {result['date']} on {machine['cpu']}, {machine['cores']} cores, "
+        f"{machine['memory_gib']} GiB, Python {machine['python']} ({machine['system']}), with",
+        "",
+        "```bash",
+        result["command"],
+        "```",
+        "",
+        "| pipeline | entity | " + " | ".join(title for _, title, _ in STATE_COLUMNS) + " |",
+        "| --- | --- | " + " | ".join("---:" for _ in STATE_COLUMNS) + " |",
+    ]
+    for run in result["runs"]:
+        cells = [_figure(run.get(key), fmt) for key, _, fmt in STATE_COLUMNS]
+        lines.append(f"| {run['pipeline']} | {run['entity']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(results_dir: Path = RESULTS) -> str:
-    results = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
+    found = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
+    states = [r for r in found if r.get("kind") == "state_size"]
+    results = [r for r in found if r.get("kind") != "state_size"]
     results.sort(key=lambda r: ORDER.index(r["pipeline"]) if r["pipeline"] in ORDER else 99)
     lines = [
         "# Benchmarks",
@@ -70,4 +109,6 @@ def markdown(results_dir: Path = RESULTS) -> str:
         lines += ["", "No results are recorded yet."]
     for result in results:
         lines += ["", *table(result)]
+    for state in states:
+        lines += ["", *state_table(state)]
     return "\n".join(lines) + "\n"

@@ -98,6 +98,18 @@ def _exit_after_timeout(timeout: float) -> None:
     os._exit(0)
 
 
+def rocksdb_options(s: Settings) -> dict[str, int]:
+    """Faust's RocksDB store options (Table(options=...)): bounded buffers and cache, since
+    the worker reads its state from memory and the store only on a restart."""
+    mb = 1024 * 1024
+    return {
+        "write_buffer_size": s.rocksdb_write_buffer_mb * mb,
+        "max_write_buffer_number": 2,
+        "block_cache_size": s.rocksdb_block_cache_mb * mb,
+        "block_cache_compressed_size": s.rocksdb_block_cache_mb * mb,
+    }
+
+
 def worker_dir(s: Settings, app_id: str, port: int) -> Path:
     """This worker's local state folder: one per replica, so two workers on a host never
     share (RocksDB locks its files)."""
@@ -191,7 +203,12 @@ class Service:
         self.source_topic = app.topic(
             spec.source, partitions=s.partitions, key_serializer="raw", value_serializer="raw"
         )
-        self.table = app.Table(f"{spec.name}-state", default=None, partitions=s.partitions)
+        self.table = app.Table(
+            f"{spec.name}-state",
+            default=None,
+            partitions=s.partitions,
+            options=rocksdb_options(s) if s.store == "rocksdb" else None,
+        )
         self.table_store = FaustTableStore(app, self.table, persistent=s.store == "rocksdb")
         self.engine: Engine[Any] = Engine(
             spec.family,

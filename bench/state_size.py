@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 import time
@@ -223,9 +224,16 @@ def main() -> int:
     rows = []
     for pipeline in args.pipelines.split(","):
         for n in sizes:
-            row = measure(pipeline, n, tmp)
+            try:
+                row = measure(pipeline, n, tmp)
+            except BaseException:
+                print(f"bench: the workers' logs are kept in {tmp}", file=sys.stderr)
+                raise
             rows.append(row)
             print(orjson.dumps(row).decode(), flush=True)
+            # A million entities leave gigabytes of broker log and state behind.
+            for left in tmp.glob(f"*-{pipeline}-{n}"):
+                shutil.rmtree(left, ignore_errors=True)
         mine = [r for r in rows if r["pipeline"] == pipeline]
         if len(mine) > 1:
             small, big = mine[0], mine[-1]
@@ -247,6 +255,7 @@ def main() -> int:
             "runs": rows,
         }
         Path(args.json).write_text(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -36,8 +36,8 @@ from stream_app.families.crm.demo import CrmScenarioConfig, crm_scenario
 from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
 from stream_app.kafka.local_broker import LocalKafka
 from stream_app.kafka.topics import ensure_topics
-from stream_app.settings import Settings
 from tests.helpers.checks import processed
+from tests.helpers.scenarios import settings_for
 from tests.helpers.support import WorkerProc, isolated_env, wait_for
 
 # (stage, path fragments): our own code first, matched from the innermost frame outwards.
@@ -138,14 +138,7 @@ def main() -> int:
         bootstrap = broker.start()
     try:
         env = isolated_env(bootstrap, ISALES_IDLE_TIMEOUT_SECONDS="30")
-        s = Settings.model_validate(
-            {
-                k.removeprefix("ISALES_").lower(): v
-                for k, v in env.items()
-                if k.startswith("ISALES_")
-            }
-            | {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
-        )
+        s = settings_for(env)
         asyncio.run(ensure_topics(s))
         if args.pipeline == "email":
             records = email_scenario(EmailScenarioConfig(seed=100))

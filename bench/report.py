@@ -39,12 +39,10 @@ def _figure(value: Any, fmt: str) -> str:
     return fmt.format(value)
 
 
-def table(result: dict[str, Any]) -> list[str]:
-    shown = [c for c in COLUMNS if any(c[0] in run for run in result["runs"])]
+def _measured(result: dict[str, Any]) -> list[str]:
+    """When, on what and with which command a result was measured."""
     machine = result["machine"]
-    lines = [
-        f"## {result['pipeline']}",
-        "",
+    return [
         f"Measured {result['date']} on {machine['cpu']}, {machine['cores']} cores, "
         f"{machine['memory_gib']} GiB, Python {machine['python']} ({machine['system']}), with",
         "",
@@ -52,6 +50,15 @@ def table(result: dict[str, Any]) -> list[str]:
         result["command"],
         "```",
         "",
+    ]
+
+
+def table(result: dict[str, Any]) -> list[str]:
+    shown = [c for c in COLUMNS if any(c[0] in run for run in result["runs"])]
+    lines = [
+        f"## {result['pipeline']}",
+        "",
+        *_measured(result),
         "| run | records | " + " | ".join(title for _, title, _ in shown) + " |",
         "| --- | ---: | " + " | ".join("---:" for _ in shown) + " |",
     ]
@@ -66,7 +73,6 @@ def table(result: dict[str, Any]) -> list[str]:
 
 def state_table(result: dict[str, Any]) -> list[str]:
     """`bench.state_size`: memory and restart time against entities held, per pipeline."""
-    machine = result["machine"]
     lines = [
         "## State per entity",
         "",
@@ -75,13 +81,7 @@ def state_table(result: dict[str, Any]) -> list[str]:
         "messages within 30 days, opportunities and leads within 180 days. Restart: stop, start,",
         "until /readyz answers with every entity loaded.",
         "",
-        f"Measured {result['date']} on {machine['cpu']}, {machine['cores']} cores, "
-        f"{machine['memory_gib']} GiB, Python {machine['python']} ({machine['system']}), with",
-        "",
-        "```bash",
-        result["command"],
-        "```",
-        "",
+        *_measured(result),
         "| pipeline | entity | " + " | ".join(title for _, title, _ in STATE_COLUMNS) + " |",
         "| --- | --- | " + " | ".join("---:" for _ in STATE_COLUMNS) + " |",
     ]

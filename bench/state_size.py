@@ -32,7 +32,7 @@ from bench.throughput import machine, progress_of
 from stream_app.demo.traffic import Produced, produce
 from stream_app.kafka.local_broker import LocalKafka
 from stream_app.kafka.topics import ensure_topics
-from stream_app.settings import Settings
+from tests.helpers.scenarios import settings_for
 from tests.helpers.support import WorkerProc, http_get, isolated_env, metric_sum, wait_for
 
 REPS = 50
@@ -158,14 +158,7 @@ def measure(pipeline: str, n: int, tmp: Path) -> dict[str, Any]:
             ISALES_LIVE_LAG_SECONDS="900",
             ISALES_DATA_DIR=str(tmp / f"state-{pipeline}-{n}"),
         )
-        s = Settings.model_validate(
-            {
-                k.removeprefix("ISALES_").lower(): v
-                for k, v in env.items()
-                if k.startswith("ISALES_")
-            }
-            | {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
-        )
+        s = settings_for(env)
         asyncio.run(ensure_topics(s))
         records = make(n, datetime.now(UTC))
         asyncio.run(produce({"bootstrap_servers": bootstrap}, getattr(s, topic_field), records))

@@ -50,10 +50,10 @@ from stream_app.families.engagement.config import EngagementConfig
 from stream_app.families.engagement.lead import LeadFamily
 from stream_app.kafka.local_broker import LocalKafka
 from stream_app.kafka.topics import ensure_topics
-from stream_app.settings import Settings
 from stream_app.spine.clock import SystemClock
 from stream_app.spine.decode import Accepted, decode
 from tests.helpers.checks import processed
+from tests.helpers.scenarios import settings_for
 from tests.helpers.support import (
     ROOT,
     WorkerProc,
@@ -535,14 +535,7 @@ def main() -> int:
                 ISALES_IDLE_TIMEOUT_SECONDS="30",
                 ISALES_KPI_UPDATE_INTERVAL_SECONDS="1",
             )
-            s = Settings.model_validate(
-                {
-                    k.removeprefix("ISALES_").lower(): v
-                    for k, v in env.items()
-                    if k.startswith("ISALES_")
-                }
-                | {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
-            )
+            s = settings_for(env)
             asyncio.run(ensure_topics(s))
             family: Any
             if args.pipeline == "email":

@@ -165,8 +165,6 @@ QUERIES: tuple[Query, ...] = (
         "sum by (vendor) (isales_vendor_unmapped_events_total) > 0",
         ("vendor",),
     ),
-    # Whether the floor is open (the calls worker's business calendar).
-    Query("business", "open", "max(isales_business_open)"),
 )
 
 CHART_DIALS = "sum by (team) (isales_calls_today_dials)"

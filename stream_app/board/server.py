@@ -103,7 +103,7 @@ class Board:
         return dict(zip(queries, results, strict=True))
 
     async def _hourly(
-        self, day: ShownDay, targets: dict[str, float], errors: list[str]
+        self, cal: BusinessCalendar, day: ShownDay, targets: dict[str, float], errors: list[str]
     ) -> dict[str, Any]:
         """Dials per hour of the shown day per team, and the pace line: the team's day target
         spread over the business hours."""
@@ -129,7 +129,6 @@ class Board:
             series.setdefault(team, {})["dials"] = [v for _, v, _ in rows]
             # 1 for an hour counted from Prometheus's first sample, not from its start.
             series[team]["partial"] = [1.0 if partial else 0.0 for _, _, partial in rows]
-        cal = self.calendar()
         for team, target in targets.items():
             pace: list[float | None] = list(pace_per_hour(cal, day.day, hours, target))
             series.setdefault(team, {})["pace"] = pace
@@ -138,7 +137,8 @@ class Board:
     async def data(self, _: web.Request) -> web.Response:
         errors: list[str] = []
         now = self.clock.now_ms()
-        day = shown_day(self.calendar(), now, self.grace_ms)
+        cal = self.calendar()  # once a refresh: it checks the targets file for a change
+        day = shown_day(cal, now, self.grace_ms)
         by_day = tuple(q for q in QUERIES if q.scope == "day")
         rest = tuple(q for q in QUERIES if q.scope == "now")
         results = await self._vectors(rest, now, errors)
@@ -146,7 +146,7 @@ class Board:
         if day.kind == "last_business_day" and not any(of_day.values()):
             # Prometheus did not run on that day (a first start on a Sunday): today so far,
             # labelled as outside business hours, rather than nothing.
-            day = outside_hours(self.calendar(), now)
+            day = outside_hours(cal, now)
             of_day = await self._vectors(by_day, now, errors)
         results.update(of_day)
         sections = rows(results)
@@ -165,7 +165,6 @@ class Board:
                 for row in section:
                     if row.get("rep") in names:
                         row["name"] = names[row["rep"]]
-        cal = self.calendar()
         body = {
             **sections,
             "day": {
@@ -175,7 +174,7 @@ class Board:
                 "open": is_open(cal, now),
                 "timezone": str(cal.tz),
             },
-            "hourly": await self._hourly(day, _team_targets(sections.get("reps", [])), errors),
+            "hourly": await self._hourly(cal, day, _team_targets(sections.get("reps", [])), errors),
             "alerts": [
                 {
                     "name": a["name"],

@@ -34,7 +34,7 @@ const minutes = (seconds) =>
 const ratio = (a, b) => (b ? (a || 0) / b : null);
 const sum = (rows, key) => rows.reduce((t, r) => t + (r[key] || 0), 0);
 
-function dayName(isoDate, tz) {
+function dayName(isoDate) {
   const [y, m, d] = isoDate.split("-").map(Number);
   const when = new Date(Date.UTC(y, m - 1, d, 12));
   return new Intl.DateTimeFormat(locale(), { weekday: "short", month: "short", day: "numeric", timeZone: "UTC" }).format(when);
@@ -139,7 +139,7 @@ function renderAlerts(data) {
 
 function renderActivity(data) {
   const day = data.day;
-  const name = dayName(day.date, day.timezone);
+  const name = dayName(day.date);
   const label = document.getElementById("day-label");
   label.dataset.kind = day.kind;
   label.textContent =

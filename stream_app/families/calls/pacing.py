@@ -185,12 +185,15 @@ class PacingCollector(Collector):
         p, now = self.prefix, self.clock.now_ms()
         if wanted_under(f"{p}_business") or wanted_under(f"{p}_targets"):
             yield from self._calendar(now)
-        if wanted_under(f"{p}_pacing"):
-            yield from self._rows(now)
-        if wanted_under(f"{p}_calls_today"):
-            yield from self._today(now)
+        pacing, today = wanted_under(f"{p}_pacing"), wanted_under(f"{p}_calls_today")
+        # Both read today's windows of every rep: walked once a scrape.
+        days = self.rep_days(now) if pacing or today else []
+        if pacing:
+            yield from self._rows(now, days)
+        if today:
+            yield from self._today(days)
 
-    def _today(self, now: int) -> Iterator[Any]:
+    def _today(self, days: list[RepDay]) -> Iterator[Any]:
         """Every rep's counts in today's business-zone day by the clock. The window gauges'
         `current` is as of each partition's newest event, so a partition quiet since Friday
         still shows Friday there on Monday morning; a board's "today" is the calendar's."""
@@ -203,7 +206,7 @@ class PacingCollector(Collector):
             for kpi, text in TODAY.items()
         }
         summed: dict[tuple[str, str], dict[str, float]] = {}
-        for rep in self.rep_days(now):
+        for rep in days:
             key = (self.label("rep", rep.rep), self.label("team", rep.team))
             acc = summed.setdefault(key, dict.fromkeys(TODAY, 0.0))
             for kpi, (fact, divisor) in TODAY_FACTS.items():
@@ -242,7 +245,7 @@ class PacingCollector(Collector):
         loaded.add_metric([], (self.store.loaded_at_ms or 0) / 1000)
         yield from (open_g, elapsed, reloads, loaded)
 
-    def _rows(self, now: int) -> Iterator[Any]:
+    def _rows(self, now: int, days: list[RepDay]) -> Iterator[Any]:
         labels = ["rep", "team", "kpi", "period"]
         doc = {
             "target": "Target for the period (0 on a day off).",
@@ -255,7 +258,7 @@ class PacingCollector(Collector):
             for name, text in doc.items()
         }
         summed: dict[tuple[str, str, str, Period], list[float]] = {}
-        for row in pace(self.store.current, self.store.calendar, now, self.rep_days(now)):
+        for row in pace(self.store.current, self.store.calendar, now, days):
             key = (self.label("rep", row.rep), self.label("team", row.team), row.kpi, row.period)
             acc = summed.setdefault(key, [0.0, 0.0, 0.0])
             acc[0] += row.target

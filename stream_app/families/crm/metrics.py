@@ -68,7 +68,6 @@ class CrmCollector(StateCollector):
     def family_series(self, parts: set[int]) -> Iterator[Any]:
         yield from self._crm_totals(parts)
         yield from self._crm_windows(parts)
-        yield from self._crm_cohort_weeks(parts)
 
     def _crm_totals(self, parts: set[int]) -> Iterator[Any]:
         p = self.prefix
@@ -117,6 +116,19 @@ class CrmCollector(StateCollector):
             "Won amount of deals whose handoff has not been seen (currency units).",
             labels=["currency"],
         )
+        # The last four weeks' handoff cohorts (business time zone's calendar, by the clock),
+        # for the boards' trend of handoff conversion and win rate.
+        now = datetime.fromtimestamp(self.clock.now_ms() / 1000, tz=UTC)
+        today = now.astimezone(ZoneInfo(self.engine.tz)).date()
+        weekly = {
+            name: GaugeMetricFamily(
+                f"{p}_cohort_week_{name}",
+                f"Of the handoffs made in the week starting `week` (Monday, business time "
+                f"zone; the last four weeks): {COHORT_HELP[name]}",
+                labels=["rep", "team", "week"],
+            )
+            for name in COUNTED
+        }
         unattributed: dict[str, int] = {"won": 0, "lost": 0}
         unattributed_amount: dict[str, int] = defaultdict(int)
         for _, totals in self.engine.all_totals(parts):
@@ -128,6 +140,9 @@ class CrmCollector(StateCollector):
                     unattributed_amount[cur] += cents
                 continue
             rep, team = self._labels(totals)
+            for week, counts in cohort_weeks(figures["cohorts"], today).items():
+                for name in COUNTED:
+                    weekly[name].add_metric([rep, team, week], counts[name])
             for seg, counts in sorted(figures["by_segment"].items()):
                 seg_l = self.guard("segment", seg)
                 for name in COUNTED:
@@ -155,6 +170,7 @@ class CrmCollector(StateCollector):
             pending_amount.add_metric([self.guard("currency", cur)], cents / 100)
         yield from counted.values()
         yield from (amount, disc, *plain.values(), hist, pending, pending_amount)
+        yield from weekly.values()
 
     def _crm_windows(self, parts: set[int]) -> Iterator[Any]:
         rows = self.rep_window_rows(parts, skip=lambda value: value["g"] == UNATTRIBUTED)
@@ -186,27 +202,3 @@ class CrmCollector(StateCollector):
                     rate_gauges[name].add_metric(list(key), value)
         yield from gauges.values()
         yield from rate_gauges.values()
-
-    def _crm_cohort_weeks(self, parts: set[int]) -> Iterator[Any]:
-        """The last four weeks' handoff cohorts (by the business time zone's calendar and the
-        clock), for the boards' trend of handoff conversion and win rate."""
-        today = datetime.fromtimestamp(self.clock.now_ms() / 1000, tz=UTC)
-        today_local = today.astimezone(ZoneInfo(self.engine.tz)).date()
-        gauges = {
-            name: GaugeMetricFamily(
-                f"{self.prefix}_cohort_week_{name}",
-                f"Of the handoffs made in the week starting `week` (Monday, business time "
-                f"zone; the last four weeks): {COHORT_HELP[name]}",
-                labels=["rep", "team", "week"],
-            )
-            for name in COUNTED
-        }
-        for _, totals in self.engine.all_totals(parts):
-            if totals["g"] == UNATTRIBUTED:
-                continue
-            rep, team = self._labels(totals)
-            weeks = cohort_weeks(split(totals["c"])["cohorts"], today_local)
-            for week, counts in weeks.items():
-                for name in COUNTED:
-                    gauges[name].add_metric([rep, team, week], counts[name])
-        yield from gauges.values()

@@ -157,6 +157,8 @@ class Ingest:
             ):
                 await self._side_effects(msg, decided)
             engine.commit(plan)
+        for role, key, value in engine.end_batch():
+            self.publisher.emit(role, key, value)
         engine.flush()
         mark = self.changelog.mark()
         held = await self.publisher.take()

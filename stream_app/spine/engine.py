@@ -155,6 +155,8 @@ class Engine(Generic[E]):
         # A family that counts something of its own per partition (FamilyTally: a normaliser's
         # ignored vendor events), kept with the partition's offset so it is exact as `applied`.
         self._tally: Callable[[E], Mapping[str, int] | None] | None = getattr(family, "tally", None)
+        # A family that derives some records once per batch (FamilyBatch).
+        self._end_batch: Callable[[], list[Emit]] | None = getattr(family, "end_batch", None)
 
     # ---- reading state ---------------------------------------------------------------------
 
@@ -468,6 +470,11 @@ class Engine(Generic[E]):
         if plan.facts is not None:
             ekey, state, facts = plan.facts
             self._known_facts[ekey] = (state, facts)
+
+    def end_batch(self) -> list[Emit]:
+        """The records the family derives once per batch (FamilyBatch), to send with the
+        batch's other records; taken before `flush`."""
+        return self._end_batch() if self._end_batch is not None else []
 
     def flush(self) -> int:
         """Hand buffered writes to the durable store; must run before offsets are committed."""

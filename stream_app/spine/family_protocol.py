@@ -170,6 +170,17 @@ class FamilyDeltas(Protocol):
     def state_deltas(self, old: State | None, new: State) -> list[Delta]: ...
 
 
+class FamilyBatch(Protocol):
+    """Optional, beside Family: records derived once per batch from the entities the batch
+    changed, instead of once per event (a lead's KPI record and its reach view walk every
+    touch of the lead). Taken at the end of every batch, before its state is written, and
+    sent with the batch's other records, so they too are acknowledged before the state that
+    remembers them reaches the changelog; each must describe the entity's state at the end of
+    the batch, so where the batches fell changes only how many are sent."""
+
+    def end_batch(self) -> list[Emit]: ...
+
+
 class FamilyTally(Protocol):
     """Optional, beside Family: counts of the family's own kept in the partition's state with
     its offset (so a replay, a restart or a SIGKILL counts them exactly once, as `applied`),

@@ -163,6 +163,7 @@ def test_crm_and_reach_count_the_same_accepted_and_won_per_rep(seed: int) -> Non
         plan = lead.plan(TouchRecord.model_validate_json(value), 0, offset)
         lead.commit(plan)
         credits.extend(v for role, _, v in plan.emits if role == "reach")
+    credits.extend(v for role, _, v in lead.end_batch() if role == "reach")
     for offset, value in enumerate(credits):
         reach.commit(reach.plan(ReachRecord.model_validate_json(value), 0, offset))
 

@@ -53,6 +53,7 @@ def feed(
         ).plan
         engine.commit(plan)
         emits += plan.emits
+    emits += engine.end_batch()
     engine.flush()
     return emits
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -102,6 +103,53 @@ def _rank(entry: list[Any]) -> tuple[Any, ...]:
     return (at, kind, *((value is not None, value or "") for value in said))
 
 
+@dataclass(slots=True)
+class Summary:
+    """What the lead's KPI record and its reach view read off its touches, in one walk of
+    them (each used to walk them itself, several times a batch)."""
+
+    last: int | None = None
+    """The newest touch's time."""
+    channels: dict[str, int] = field(default_factory=dict)
+    """Touchpoints per channel that a person made (machine answers and opens left out)."""
+    machine: dict[str, int] = field(default_factory=dict)
+    touched: bool = False
+    """Whether the lead responded at least once (a touch neither outreach nor a machine's)."""
+    rep: tuple[int, str, Any] | None = None
+    """(time, id, rep) of the newest touch naming a rep."""
+    team: tuple[int, str, Any] | None = None
+    segment: tuple[int, str, Any] | None = None
+    """(time, id, segment) of the earliest touch naming a segment."""
+
+
+def summarise(state: State) -> Summary:
+    """One walk of the lead's touches. A CRM record or a handoff whose id a touch also has
+    replaces that touch where the owner is chosen (as the merged views it stands for did)."""
+    out = Summary()
+    channels, machine = out.channels, out.machine
+    replaced = state["c"].keys() | {h[1] for h in state["h"].values()}
+    last = rep = team = seg = None
+    touched = False
+    for key, (at, kind, channel, t_rep, t_team, t_seg) in state["t"].items():
+        if last is None or at > last:
+            last = at
+        if kind in MACHINE_TOUCHES:
+            machine[channel] = machine.get(channel, 0) + 1
+        else:
+            channels[channel] = channels.get(channel, 0) + 1
+            touched = touched or kind not in OUTREACH
+        if t_seg is not None and (seg is None or (at, key) < seg[:2]):
+            seg = (at, key, t_seg)
+        if key in replaced:
+            continue
+        if t_rep is not None and (rep is None or (at, key) > rep[:2]):
+            rep = (at, key, t_rep)
+        if t_team is not None and (team is None or (at, key) > team[:2]):
+            team = (at, key, t_team)
+    out.last, out.touched, out.rep, out.team, out.segment = last, touched, rep, team, seg
+    return out
+
+
 class LeadFamily:
     name: str = "engagement"
     key_field: str = "lead_id"
@@ -114,6 +162,8 @@ class LeadFamily:
         # by `topics` or a compose check, where the file's path may not exist).
         self._config = config
         self._views: dict[str, tuple[State, dict[tuple[str, str], dict[str, Any]]]] = {}
+        self._pending: dict[str, tuple[State | None, State]] = {}
+        """Lead -> (its state before the batch's first change, its state now)."""
 
     @cached_property
     def config(self) -> EngagementConfig:
@@ -200,29 +250,33 @@ class LeadFamily:
 
     # ---- what the state says ----------------------------------------------------------------
 
-    def segment(self, state: State) -> str:
+    def segment(self, state: State, summary: Summary | None = None) -> str:
         """The CRM's segment for the lead (its earliest lead or handoff record naming one),
         else the segment of the lead's earliest touch naming one, else `unknown`."""
         crm = {**{k: [v[0], v[2]] for k, v in state["c"].items()}}
         crm.update({v[1]: [v[0], v[4]] for v in state["h"].values()})
         seg = _earliest(crm, 1)
         if seg is None:
-            seg = _earliest(state["t"], 5)
+            earliest = (summary or summarise(state)).segment
+            seg = earliest[2] if earliest is not None else None
         return str(seg) if seg else UNKNOWN_SEGMENT
 
-    def owner(self, state: State) -> tuple[str | None, str | None]:
+    def owner(self, state: State, summary: Summary | None = None) -> tuple[str | None, str | None]:
         """The rep (and team) of the lead's newest record naming one: the CRM assignment, a
         handoff, a call or an e-mail on the rep's behalf."""
-        named: dict[str, list[Any]] = {k: [v[0], v[3]] for k, v in state["t"].items()}
-        named.update({k: [v[0], v[3]] for k, v in state["c"].items()})
+        summary = summary or summarise(state)
+        named: dict[str, list[Any]] = {k: [v[0], v[3]] for k, v in state["c"].items()}
         named.update({v[1]: [v[0], v[2]] for v in state["h"].values()})
         rep, best = _latest(named, 1)
+        if summary.rep is not None and (best is None or summary.rep[:2] > best):
+            rep, best = summary.rep[2], summary.rep[:2]
         if best is None:
             return None, None
-        teams: dict[str, list[Any]] = {k: [v[0], v[4]] for k, v in state["t"].items()}
-        teams.update({k: [v[0], v[4]] for k, v in state["c"].items()})
+        teams: dict[str, list[Any]] = {k: [v[0], v[4]] for k, v in state["c"].items()}
         teams.update({v[1]: [v[0], v[3]] for v in state["h"].values()})
-        team, _ = _latest(teams, 1)
+        team, best = _latest(teams, 1)
+        if summary.team is not None and (best is None or summary.team[:2] > best):
+            team = summary.team[2]
         return rep, team
 
     def last_touch_ms(self, state: State) -> int | None:
@@ -230,13 +284,18 @@ class LeadFamily:
         return max(times) if times else None
 
     def reach_view(
-        self, state: State, score: Callable[[int], float] | None = None
+        self,
+        state: State,
+        score: Callable[[int], float] | None = None,
+        summary: Summary | None = None,
     ) -> dict[tuple[str, str], dict[str, Any]]:
         """(group, credited id) -> the credit's body, without its version: the handoffs per
         rep and the lead's status in its segment. `score(at)`: the lead's score at `at`."""
-        cfg, touches = self.config, state["t"]
+        cfg = self.config
         if score is None:
             score = self._scorer(state)
+        if summary is None:
+            summary = summarise(state)
         view: dict[tuple[str, str], dict[str, Any]] = {}
         counts = {"accepted": 0, "won": 0}
         for opp, (at, _tid, rep, team, _seg) in sorted(state["h"].items()):
@@ -253,25 +312,19 @@ class LeadFamily:
             view[(f"rep:{rep or UNASSIGNED}", f"handoff:{opp}")] = body
             for d in counts:
                 counts[d] += d in decisions
-        last = self.last_touch_ms(state)
+        last = summary.last
         times = [*(h[0] for h in state["h"].values()), *(c[0] for c in state["c"].values())]
         times += [d[0] for held in state["d"].values() for d in held.values()]
         status_at = max([last, *times] if last is not None else times)
-        per_channel: dict[str, int] = {}
-        touched = False
-        for t in touches.values():
-            k = touch_kind(t[1])
-            if k != "machine":
-                per_channel[t[2]] = per_channel.get(t[2], 0) + 1
-            touched = touched or k == "response"
-        view[(f"seg:{self.segment(state)}", "")] = {
+        view[(f"seg:{self.segment(state, summary)}", "")] = {
             "kind": ReachKind.lead.value,
             "occurred_at": status_at,
-            "touched": touched,
+            "touched": summary.touched,
             "handoffs": len(state["h"]),
             "accepted_n": counts["accepted"],
             "won_n": counts["won"],
-            "touches": per_channel,
+            # A copy: the engagement record holds the same counts.
+            "touches": dict(summary.channels),
             "score": score(last) if last is not None else 0.0,
             "score_at": last,
         }
@@ -280,47 +333,56 @@ class LeadFamily:
     # ---- downstream ---------------------------------------------------------------------------
 
     def emit(self, old: State | None, new: State, event: TouchRecord) -> list[Emit]:
+        """The touch's own credit now; the lead's KPI record and the rest of its credits once
+        per batch (`end_batch`): both walk every touch of the lead, and a backfill brings a
+        lead's touches together."""
         if old is not None and old["n"] == new["n"]:
             return []  # nothing changed (an earlier copy of the touch stands)
         lead = event.lead_id
-        score = self._scorer(new)
-        out: list[Emit] = [self._engagement_record(lead, new, score)]
-        v = new["n"]
+        first = self._pending.get(lead)
+        # The state the lead's last credits described: the one before its first touch here.
+        self._pending[lead] = (old if first is None else first[0], new)
         tid = event.touch_id
         touch = new["t"].get(tid)
-        if touch is not None and (old is None or old["t"].get(tid) != touch):
-            at, kind, channel, rep, team, _ = touch
-            out.append(
-                _reach(
-                    tid,
-                    v,
-                    f"rep:{rep or UNASSIGNED}",
-                    {
-                        "kind": ReachKind.touch.value,
-                        "occurred_at": at,
-                        "team_id": team,
-                        "channel": channel,
-                        "touch_type": kind,
-                    },
-                )
-            )
-        before = self._view_of(lead, old) if old is not None else {}
-        after = self.reach_view(new, score)
-        if len(self._views) >= VIEW_CACHE_MAX:
-            self._views.clear()
-        self._views[lead] = (new, after)
-        for (group, ident), body in after.items():
-            if before.get((group, ident)) != body:
-                out.append(_reach(ident or lead, v, group, body))
-        for (group, ident), body in before.items():
-            if (group, ident) not in after:
-                gone = {"kind": body["kind"], "occurred_at": body["occurred_at"], "moved": True}
-                out.append(_reach(ident or lead, v, group, gone))
+        if touch is None or (old is not None and old["t"].get(tid) == touch):
+            return []
+        at, kind, channel, rep, team, _ = touch
+        body = {
+            "kind": ReachKind.touch.value,
+            "occurred_at": at,
+            "team_id": team,
+            "channel": channel,
+            "touch_type": kind,
+        }
+        return [_reach(tid, new["n"], f"rep:{rep or UNASSIGNED}", body)]
+
+    def end_batch(self) -> list[Emit]:
+        """Per lead the batch changed: its record on kpi.engagement, and what its reach view
+        (handoffs per rep, status in its segment) says now that it did not before the batch,
+        at the version of its state now; a credit that moved is withdrawn where it was."""
+        pending, self._pending = self._pending, {}
+        out: list[Emit] = []
+        for lead, (old, new) in pending.items():
+            score, summary = self._scorer(new), summarise(new)
+            out.append(self._engagement_record(lead, new, score, summary))
+            before = self._view_of(lead, old) if old is not None else {}
+            after = self.reach_view(new, score, summary)
+            if len(self._views) >= VIEW_CACHE_MAX:
+                self._views.clear()
+            self._views[lead] = (new, after)
+            v = new["n"]
+            for (group, ident), body in after.items():
+                if before.get((group, ident)) != body:
+                    out.append(_reach(ident or lead, v, group, body))
+            for (group, ident), body in before.items():
+                if (group, ident) not in after:
+                    gone = {"kind": body["kind"], "occurred_at": body["occurred_at"], "moved": True}
+                    out.append(_reach(ident or lead, v, group, gone))
         return out
 
     def _view_of(self, lead: str, state: State) -> dict[tuple[str, str], dict[str, Any]]:
-        """`reach_view(state)`, remembered from the lead's last touch while `state` is still
-        the object that touch left (the store keeps it): each touch needs the view before and
+        """`reach_view(state)`, remembered from the lead's last batch while `state` is still
+        the object that batch left (the store keeps it): each batch needs the view before and
         after it, and the view walks every touch of the lead."""
         known = self._views.get(lead)
         if known is not None and known[0] is state:
@@ -343,21 +405,23 @@ class LeadFamily:
         return score
 
     def _engagement_record(
-        self, lead: str, state: State, score: Callable[[int], float] | None = None
+        self,
+        lead: str,
+        state: State,
+        score: Callable[[int], float] | None = None,
+        summary: Summary | None = None,
     ) -> Emit:
         """kpi.engagement, keyed by lead: the score at the lead's newest touch (a consumer
         decays it to any later time: score x 2^(-(t - score_at) / half-life))."""
         cfg = self.config
         if score is None:
             score = self._scorer(state)
-        last = self.last_touch_ms(state)
+        if summary is None:
+            summary = summarise(state)
+        last = summary.last
         value = score(last) if last is not None else 0.0
-        rep, team = self.owner(state)
-        channels: dict[str, int] = {}
-        machine: dict[str, int] = {}
-        for t in state["t"].values():
-            bucket = machine if touch_kind(t[1]) == "machine" else channels
-            bucket[t[2]] = bucket.get(t[2], 0) + 1
+        rep, team = self.owner(state, summary)
+        channels, machine = summary.channels, summary.machine
         handoffs = []
         for opp, (at, _tid, h_rep, _team, _seg) in sorted(state["h"].items()):
             at_handoff = score(at)
@@ -383,7 +447,7 @@ class LeadFamily:
             "last_touch_at": from_ms(last).isoformat() if last is not None else None,
             "owner_rep_id": rep,
             "team_id": team,
-            "segment": self.segment(state),
+            "segment": self.segment(state, summary),
             "handoffs": handoffs,
         }
         return (ENGAGEMENT, lead.encode(), orjson.dumps(body))

@@ -21,6 +21,13 @@ from stream_app.spine.family_protocol import DerivedSpec, Emit, Facts, MetricSpe
 LEAD_FACTS = ("lead_targeted", "lead_touched", "lead_handoffs", "lead_accepted", "lead_won")
 """Per segment, over the lead statuses: totals only (a lead's status is not an event in time)."""
 DECIDED = ("accepted", "rejected", "won", "lost")
+_TOUCH, _HANDOFF = ReachKind.touch.value, ReachKind.handoff.value
+_IMPRESSIONS = ReachKind.impressions.value
+"""Read once: on Python 3.11 a member read from its enum class is a Python-level call."""
+_DEFAULTS = {
+    name: field.get_default(call_default_factory=True)
+    for name, field in ReachRecord.model_fields.items()
+}
 
 
 class ReachFamily:
@@ -53,11 +60,13 @@ class ReachFamily:
 
     def merge(self, state: State | None, event: ReachRecord) -> State:
         """The newest version stands; equal versions are one state of the lead, so equal."""
-        new = event.model_dump(mode="json", exclude_defaults=True)
-        new["at"] = to_ms(event.occurred_at)
+        # The record's fields that differ from their defaults, as plain JSON values: what
+        # model_dump(mode="json", exclude_defaults=True) gives, without its cost per credit.
+        new = {k: value for k, value in event.__dict__.items() if value != _DEFAULTS[k]}
+        new["at"] = to_ms(new.pop("occurred_at"))
         if event.score_at is not None:
             new["score_at"] = to_ms(event.score_at)
-        new["v"], new["kind"] = event.v, event.kind.value
+        new["kind"] = event.kind.value
         if state is None or _order(new) > _order(state):
             return new
         return state
@@ -66,16 +75,16 @@ class ReachFamily:
         if state.get("moved"):
             return {}
         at, kind = state["at"], state["kind"]
-        if kind == ReachKind.touch.value:
+        if kind == _TOUCH:
             return {fact_key("touches", state["channel"], touch_kind(state["touch_type"])): (at, 1)}
-        if kind == ReachKind.handoff.value:
+        if kind == _HANDOFF:
             b = state["band"]
             out: Facts = {fact_key("handoffs", b): (at, 1)}
             for decision in DECIDED:
                 if state.get(decision):
                     out[fact_key(decision, b)] = (at, 1)
             return out
-        if kind == ReachKind.impressions.value:
+        if kind == _IMPRESSIONS:
             return {fact_key("impressions", state["campaign_id"]): (at, state["count"])}
         out = {"lead_targeted": (at, 1)}
         for fact, value in (

@@ -198,7 +198,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from stream_app.tools.replay import main_replay
 
-    return main_replay(_settings(), args.pipeline, args.app_id, args.topic_suffix, args.timeout)
+    return main_replay(
+        _settings(), args.pipeline, args.app_id, args.topic_suffix, args.timeout, args.processes
+    )
+
+
+def _processes(text: str) -> int:
+    from stream_app.settings import MAX_PROCESSES
+
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_PROCESSES:
+        raise argparse.ArgumentTypeError(f"a whole number 1..{MAX_PROCESSES}, not {text!r}")
+    return n
 
 
 def cmd_diff_kpis(args: argparse.Namespace) -> int:
@@ -377,11 +391,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     worker.add_argument(
         "--processes",
-        type=int,
+        type=_processes,
         default=1,
         metavar="N",
         help="run N members of the pipeline's consumer group under one supervisor, one per "
-        "core: member i is worker id <ISALES_WORKER_ID or pipeline>-<i> on the metrics port + i",
+        "core: member i is worker id <ISALES_WORKER_ID or pipeline>-<i> on the metrics port "
+        "+ 100 x i",
     )
 
     kafka = sub.add_parser("kafka", help="a local single-node Kafka without Docker")
@@ -432,6 +447,14 @@ def main(argv: list[str] | None = None) -> int:
         help="write every output topic under <name><suffix> instead (to diff-kpis them)",
     )
     replay.add_argument("--timeout", type=float, default=24 * 3600.0, help="seconds")
+    replay.add_argument(
+        "--processes",
+        type=_processes,
+        default=1,
+        metavar="N",
+        help="N worker processes per replayed pipeline (one consumer group), for a backfill "
+        "on a machine with more cores",
+    )
 
     diff_kpis = sub.add_parser(
         "diff-kpis",

@@ -32,6 +32,12 @@ DLQ_HEADROOM_BYTES = 16_384
 """Provenance headers and record-batch framing on top of a DLQ copy's key and value."""
 
 
+PROCESS_PORT_STRIDE = 100
+"""Member i of `worker --processes N` listens on its pipeline's metrics port + 100 x i: the
+pipelines' default ports are consecutive, so + i would land on the next pipeline's."""
+MAX_PROCESSES = 64
+
+
 class SpineSettings(BaseSettings):
     """What every pipeline shares: the Kafka connection, the dead-letter and late topics,
     local state, windows, input hygiene, the host and credentials of the workers' /metrics,
@@ -166,10 +172,11 @@ class SpineSettings(BaseSettings):
     port_offset: int = Field(
         default=0,
         ge=0,
-        le=255,
+        le=(MAX_PROCESSES - 1) * PROCESS_PORT_STRIDE,
         description="Added to the pipeline's metrics port. `worker --processes N` gives its "
-        "member i the offset i (and the worker id `<id>-<i>`), so the members on one host "
-        "listen on consecutive ports.",
+        f"member i the offset {PROCESS_PORT_STRIDE} x i (and the worker id `<id>-<i>`), so the "
+        "members of every pipeline on one host listen beside each other (the default ports "
+        "are 9108-9114).",
     )
 
     # Windows and state

@@ -2,8 +2,9 @@
 supervisor, so one pipeline uses every core of a machine.
 
 Each member is an ordinary worker process with its own worker id (`<id>-<i>`: its state folder
-and static group membership), and its own metrics port (the pipeline's port + i), so Prometheus
-scrapes each as it would scrape workers on separate hosts. The supervisor restarts a member
+and static group membership), and its own metrics port (the pipeline's port + 100 x i, so the
+members of every pipeline fit on one host), so Prometheus scrapes each as it would scrape
+workers on separate hosts. The supervisor restarts a member
 that dies (its partitions come back to it by static membership, exactly as after any crash),
 gives up on one that keeps dying at start (a configuration error, not a crash), and on SIGTERM
 or SIGINT stops every member the way a single worker stops.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +23,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
+
+from stream_app.settings import MAX_PROCESSES, PROCESS_PORT_STRIDE
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +37,41 @@ STOP_TIMEOUT_S = 60.0
 
 def member_env(env: dict[str, str], index: int, worker_id: str) -> dict[str, str]:
     """Member `index`'s settings: the base worker id with its index, the port offset."""
-    return {**env, "ISALES_WORKER_ID": f"{worker_id}-{index}", "ISALES_PORT_OFFSET": str(index)}
+    offset = str(index * PROCESS_PORT_STRIDE)
+    return {**env, "ISALES_WORKER_ID": f"{worker_id}-{index}", "ISALES_PORT_OFFSET": offset}
+
+
+def member_ports(port: int, processes: int) -> list[int]:
+    """The metrics ports of a pipeline's members, whose own setting is `port`."""
+    return [port + i * PROCESS_PORT_STRIDE for i in range(processes)]
+
+
+def free_member_port(processes: int, host: str = "127.0.0.1") -> int:
+    """A port whose every member port (`member_ports`) is free on `host` now."""
+    for _ in range(100):
+        with socket.socket() as first:
+            first.bind((host, 0))
+            port = int(first.getsockname()[1])
+            if port + (processes - 1) * PROCESS_PORT_STRIDE > 65_535:
+                continue
+            others: list[socket.socket] = []
+            try:
+                for member in member_ports(port, processes)[1:]:
+                    sock = socket.socket()
+                    others.append(sock)
+                    sock.bind((host, member))
+            except OSError:
+                continue
+            finally:
+                for sock in others:
+                    sock.close()
+        return port
+    raise RuntimeError(f"no free port for {processes} members on {host}")
+
+
+def check_processes(processes: int) -> None:
+    if not 1 <= processes <= MAX_PROCESSES:
+        raise SystemExit(f"--processes must be 1..{MAX_PROCESSES}, not {processes}")
 
 
 @dataclass

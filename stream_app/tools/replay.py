@@ -33,7 +33,7 @@ from rich.progress import (
 )
 
 from stream_app.kafka.client_config import aiokafka_options
-from stream_app.kafka.local_broker import free_port
+from stream_app.ops.supervisor import free_member_port, member_ports
 from stream_app.registry import spec_for
 from stream_app.settings import Settings
 from stream_app.spine.pipeline import PipelineSpec
@@ -44,28 +44,44 @@ EXIT_DONE, EXIT_FAILED = 0, 1
 @dataclass
 class Stage:
     spec: PipelineSpec
-    port: int
+    ports: list[int]
+    """One per worker process (`--processes`)."""
     proc: subprocess.Popen[bytes]
     begin: dict[int, int]
     end: dict[int, int]
     tasks: dict[int, TaskID]
 
     def scrape(self) -> dict[str, dict[str, float]] | None:
-        """`isales_next_offset` per partition and the lag, or None if it does not answer."""
-        url = f"http://127.0.0.1:{self.port}/metrics"
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                text = response.read().decode()
-        except OSError:
-            return None
+        """`isales_next_offset` per partition and the lag, over every process (a partition
+        counts as where the furthest of them has it), or None if one does not answer."""
         out: dict[str, dict[str, float]] = {"next": {}, "lag": {}}
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == "isales_next_offset":
-                    out["next"][sample.labels["partition"]] = sample.value
-                elif sample.name == "isales_consumer_lag_messages":
-                    out["lag"][sample.labels["partition"]] = sample.value
+        for port in self.ports:
+            try:
+                url = f"http://127.0.0.1:{port}/metrics"
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    text = response.read().decode()
+            except OSError:
+                return None
+            found: dict[str, dict[str, float]] = {"next": {}, "lag": {}}
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    if sample.name == "isales_next_offset":
+                        found["next"][sample.labels["partition"]] = sample.value
+                    elif sample.name == "isales_consumer_lag_messages":
+                        found["lag"][sample.labels["partition"]] = sample.value
+            for part, nxt in found["next"].items():
+                # After a rebalance the member that gave a partition up may still show it.
+                if nxt >= out["next"].get(part, -1):
+                    out["next"][part] = nxt
+                    out["lag"][part] = found["lag"].get(part, 0.0)
         return out
+
+
+_PORT_VARIABLES = tuple(
+    f"ISALES_{name.upper()}" for name in Settings.model_fields if name.endswith("metrics_port")
+)
+"""Every pipeline's metrics port setting: a replay's worker listens on a free port whichever
+pipeline it runs, never on the live worker's."""
 
 
 def _offsets(s: Settings, topic: str) -> tuple[dict[int, int], dict[int, int]]:
@@ -103,6 +119,7 @@ def replay(
     suffix: str | None,
     timeout_s: float,
     console: Console,
+    processes: int = 1,
 ) -> int:
     specs = [spec_for(s, name) for name in pipelines]
     env = {**os.environ, "ISALES_APP_ID": app_id}
@@ -126,11 +143,11 @@ def replay(
         try:
             for spec in [spec_for(replay_settings, name) for name in pipelines]:
                 begin, end = _offsets(replay_settings, spec.source)
-                port = free_port()
-                ports = ("METRICS", "EMAIL_METRICS", "CRM_ATTRIBUTION_METRICS", "CRM_METRICS")
-                stage_env = {**env, **{f"ISALES_{p}_PORT": str(port) for p in ports}}
+                port = free_member_port(processes)
+                stage_env = {**env, **{name: str(port) for name in _PORT_VARIABLES}}
+                command = [sys.executable, "-m", "stream_app", "worker", "--pipeline", spec.name]
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "stream_app", "worker", "--pipeline", spec.name],
+                    [*command, *(("--processes", str(processes)) if processes > 1 else ())],
                     env=stage_env,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
@@ -143,7 +160,8 @@ def replay(
                     )
                     for part in sorted(end)
                 }
-                stages.append(Stage(spec, port, proc, begin, end, tasks))
+                ports = member_ports(port, processes)
+                stages.append(Stage(spec, ports, proc, begin, end, tasks))
             return _follow(stages, progress, deadline, replay_settings, console)
         finally:
             for stage in stages:
@@ -203,12 +221,17 @@ def _follow(
 
 
 def main_replay(
-    s: Settings, pipelines: list[str], app_id: str | None, suffix: str | None, timeout_s: float
+    s: Settings,
+    pipelines: list[str],
+    app_id: str | None,
+    suffix: str | None,
+    timeout_s: float,
+    processes: int = 1,
 ) -> int:
     console = Console(stderr=True, soft_wrap=True)
     app = app_id or f"{s.app_id}-replay-{time.strftime('%Y%m%d%H%M%S')}"
     console.print(f"replaying {', '.join(pipelines)} from the start under app id {app}")
-    code = replay(s, pipelines, app, suffix, timeout_s, console)
+    code = replay(s, pipelines, app, suffix, timeout_s, console, processes)
     if code == EXIT_DONE:
         where = f"topics with suffix {suffix!r}" if suffix else "the KPI topics"
         console.print(

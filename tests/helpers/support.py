@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from stream_app.kafka.local_broker import free_port
+from stream_app.ops.supervisor import free_member_port, member_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,8 +106,8 @@ class WorkerProc:
     ) -> None:
         """`worker_id`: the same id on a restart reuses the killed worker's local state
         folder and static group membership, as a replica of a StatefulSet would.
-        `processes`: `worker --processes N`, its members on this port + i."""
-        self.port = consecutive_ports(processes) if processes > 1 else free_port()
+        `processes`: `worker --processes N`, its members on `member_ports(port, N)`."""
+        self.port = free_member_port(processes) if processes > 1 else free_port()
         self.processes = processes
         self.pipeline = pipeline
         port = str(self.port)
@@ -156,7 +156,7 @@ class WorkerProc:
     @property
     def member_urls(self) -> list[str]:
         """Each member's address (one, unless `processes`)."""
-        return [f"http://127.0.0.1:{self.port + i}" for i in range(self.processes)]
+        return [f"http://127.0.0.1:{p}" for p in member_ports(self.port, self.processes)]
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -344,24 +344,3 @@ def http_get(url: str) -> tuple[int, str]:
         return exc.code, exc.read().decode()
     except OSError:
         return 0, ""
-
-
-def consecutive_ports(n: int) -> int:
-    """A port p with p .. p + n - 1 all free (`worker --processes n` listens on them)."""
-    for _ in range(100):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = int(first.getsockname()[1])
-            others = []
-            try:
-                for i in range(1, n):
-                    sock = socket.socket()
-                    others.append(sock)
-                    sock.bind(("127.0.0.1", port + i))
-            except OSError:
-                continue
-            finally:
-                for sock in others:
-                    sock.close()
-        return port
-    raise AssertionError(f"no {n} consecutive free ports")

@@ -15,12 +15,12 @@ import orjson
 import pytest
 
 from stream_app.families.calls.demo import ScenarioConfig
+from stream_app.ops.supervisor import free_member_port, member_ports
 from tests.helpers.checks import check_counters, processed
 from tests.helpers.scenarios import produce_scenario
 from tests.helpers.support import (
     ROOT,
     alive,
-    consecutive_ports,
     descendants,
     http_get,
     isolated_env,
@@ -37,7 +37,8 @@ CONFIG = ScenarioConfig(seed=32, calls=2000, reps=12, teams=2, malformed=10)
 def test_two_processes_split_count_exactly_restart_and_stop(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    port = consecutive_ports(2)
+    port = free_member_port(2)
+    ports = member_ports(port, 2)
     env = isolated_env(kafka_bootstrap, ISALES_METRICS_PORT=str(port))
     produced = produce_scenario(env, CONFIG)
     total = len(produced.records)
@@ -57,11 +58,11 @@ def test_two_processes_split_count_exactly_restart_and_stop(
         return (tmp_path / "supervisor.log").read_text(errors="replace")[-4000:]
 
     def partitions(i: int) -> list[int]:
-        status, body = http_get(f"http://127.0.0.1:{port + i}/readyz")
+        status, body = http_get(f"http://127.0.0.1:{ports[i]}/readyz")
         return list(orjson.loads(body)["partitions"]) if status == 200 else []
 
     def scrape(i: int) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-        status, body = http_get(f"http://127.0.0.1:{port + i}/metrics")
+        status, body = http_get(f"http://127.0.0.1:{ports[i]}/metrics")
         assert status == 200, (i, status)
         return parse_metrics(body)
 
@@ -80,10 +81,11 @@ def test_two_processes_split_count_exactly_restart_and_stop(
         assert {p.name for p in state.iterdir()} >= {"calls-0", "calls-1"}
 
         # SIGKILL member 1: the supervisor starts it again; together they are exact again.
+        offset_1 = f"ISALES_PORT_OFFSET={ports[1] - port}".encode()
         victim = next(
             pid
             for pid in descendants(supervisor.pid)
-            if b"ISALES_PORT_OFFSET=1" in Path(f"/proc/{pid}/environ").read_bytes()
+            if offset_1 in Path(f"/proc/{pid}/environ").read_bytes()
         )
         os.kill(victim, signal.SIGKILL)
         wait_for(lambda: not alive(victim), 30, "the member is gone")

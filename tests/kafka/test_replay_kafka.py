@@ -36,7 +36,12 @@ def cli(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.Com
     )
 
 
-def test_replay_reproduces_the_live_kpi_topic(kafka_bootstrap: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [1, 2])
+def test_replay_reproduces_the_live_kpi_topic(
+    kafka_bootstrap: str, tmp_path: Path, processes: int
+) -> None:
+    """`--processes 2`: two workers of one group share the replay (a backfill on more cores)
+    and follow it to the end together."""
     before = set(ROOT.glob("*-data"))
     env = isolated_env(kafka_bootstrap)
     run = produce_scenario(env, ScenarioConfig(seed=29, calls=800, reps=6, teams=2))
@@ -49,7 +54,9 @@ def test_replay_reproduces_the_live_kpi_topic(kafka_bootstrap: str, tmp_path: Pa
     finally:
         live.stop()
     replayed = cli(
-        env, "replay", "--pipeline", "calls", "--topic-suffix", ".replay", "--timeout", "400"
+        env,
+        *("replay", "--pipeline", "calls", "--topic-suffix", ".replay", "--timeout", "400"),
+        *(("--processes", str(processes)) if processes > 1 else ()),
     )
     assert replayed.returncode == 0, replayed.stderr[-3000:]
     assert "done: state rebuilt under ISALES_APP_ID=" in replayed.stderr

@@ -10,7 +10,7 @@ from stream_app.ops.supervisor import RESTARTS, Supervisor, member_env
 
 def test_each_member_has_its_worker_id_and_port_offset() -> None:
     env = member_env({"ISALES_X": "1"}, 3, "calls")
-    assert env == {"ISALES_X": "1", "ISALES_WORKER_ID": "calls-3", "ISALES_PORT_OFFSET": "3"}
+    assert env == {"ISALES_X": "1", "ISALES_WORKER_ID": "calls-3", "ISALES_PORT_OFFSET": "300"}
     sup = Supervisor("email", 2, {"ISALES_WORKER_ID": "host7"})
     assert [m.env["ISALES_WORKER_ID"] for m in sup.members] == ["host7-0", "host7-1"]
     assert Supervisor("crm", 1, {}).members[0].env["ISALES_WORKER_ID"] == "crm-0"

@@ -250,6 +250,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     until Ctrl-C."""
     from stream_app.ops.console import StatusBoard
     from stream_app.ops.stack import OpsStack
+    from stream_app.ops.supervisor import member_ports
 
     broker = local_broker.LocalKafka(local_broker.default_home())
     print("starting Kafka (the first run fetches the broker jars with Maven) ...", flush=True)
@@ -265,7 +266,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings()
     specs = {spec.name: spec for spec in registry.pipelines(settings)}
     host = settings.metrics_host
-    targets = {name: f"{host}:{specs[name].port}" for name in UP_PIPELINES}
+    targets = {
+        name: [f"{host}:{port}" for port in member_ports(specs[name].port, args.processes)]
+        for name in UP_PIPELINES
+    }
     ops: OpsStack | None = None
     prometheus_url = args.prometheus_url
     if not args.no_ops and not prometheus_url:
@@ -306,20 +310,22 @@ def cmd_up(args: argparse.Namespace) -> int:
             stderr=subprocess.STDOUT if out else None,
         )
 
-    workers = [spawn(name, "worker", "--pipeline", name) for name in UP_PIPELINES]
+    many = ("--processes", str(args.processes)) if args.processes > 1 else ()
+    workers = [spawn(name, "worker", "--pipeline", name, *many) for name in UP_PIPELINES]
     board: subprocess.Popen[bytes] | None = None
     if prometheus_url:
         board = spawn(
             "board", "board", "--port", str(args.board_port), "--prometheus-url", prometheus_url
         )
-    url = f"http://{targets['calls']}"
+    first = {name: addresses[0] for name, addresses in targets.items()}
+    url = f"http://{first['calls']}"
     lines = [
         f"Kafka:   {bootstrap}",
         f"Metrics: {url}/metrics",
         f"Ready:   {url}/readyz",
-        f"Email metrics: http://{targets['email']}/metrics (a seeded A/B test of the last days)",
-        f"CRM metrics: http://{targets['crm']}/metrics (handoffs and outcomes of the last weeks)",
-        f"Reach metrics: http://{targets['reach']}/metrics (touchpoints, score at handoff, target "
+        f"Email metrics: http://{first['email']}/metrics (a seeded A/B test of the last days)",
+        f"CRM metrics: http://{first['crm']}/metrics (handoffs and outcomes of the last weeks)",
+        f"Reach metrics: http://{first['reach']}/metrics (touchpoints, score at handoff, target "
         f"fit; scores per lead on {settings.kpi_engagement_topic})",
         f"KPI topics: {settings.kpi_calls_topic}, {settings.kpi_pacing_topic}",
         f"Targets: {settings.targets_file or 'none'}",
@@ -482,6 +488,13 @@ def main(argv: list[str] | None = None) -> int:
         "up", help="local broker, workers, Prometheus, Alertmanager and demo traffic; prints URLs"
     )
     up.add_argument("--rate", type=float, default=UP_DEMO_RATE)
+    up.add_argument(
+        "--processes",
+        type=_processes,
+        default=1,
+        metavar="N",
+        help="N worker processes per pipeline (`worker --processes N`), each scraped",
+    )
     up.add_argument("--kafka-port", type=int, default=None)
     up.add_argument("--keep-kafka", action="store_true")
     up.add_argument(

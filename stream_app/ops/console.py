@@ -52,23 +52,33 @@ SHOWN = (
 )
 
 
-def read(pipeline: str, address: str) -> Status:
-    ready, _ = _get(f"http://{address}/readyz")
-    # Only the series the table shows: a whole scrape renders thousands of lines on the
-    # worker's event loop, every second, for five numbers.
-    status, body = _get(f"http://{address}/metrics?" + "&".join(f"name[]={n}" for n in SHOWN))
-    if status != 200:
-        return Status(pipeline, ready == 200)
+def read(pipeline: str, addresses: list[str]) -> Status:
+    """The pipeline's figures over its processes (`--processes`: each holds its own
+    partitions, so their sums are the pipeline's); ready when every process is."""
+    ready = True
     sums: dict[str, float] = {}
     watermark: float | None = None
-    for family in text_string_to_metric_families(body):
-        for sample in family.samples:
-            sums[sample.name] = sums.get(sample.name, 0.0) + sample.value
-            if sample.name == "isales_watermark_timestamp_seconds" and sample.value > 0:
-                watermark = max(watermark or 0.0, sample.value)
+    bodies: list[str] = []
+    answered = True
+    for address in addresses:
+        ready = _get(f"http://{address}/readyz")[0] == 200 and ready
+        # Only the series the table shows: a whole scrape renders thousands of lines on the
+        # worker's event loop, every second, for five numbers.
+        query = "&".join(f"name[]={n}" for n in SHOWN)
+        status, body = _get(f"http://{address}/metrics?{query}")
+        answered = answered and status == 200
+        bodies.append(body)
+    if not answered:
+        return Status(pipeline, ready)
+    for body in bodies:
+        for family in text_string_to_metric_families(body):
+            for sample in family.samples:
+                sums[sample.name] = sums.get(sample.name, 0.0) + sample.value
+                if sample.name == "isales_watermark_timestamp_seconds" and sample.value > 0:
+                    watermark = max(watermark or 0.0, sample.value)
     return Status(
         pipeline,
-        ready == 200,
+        ready,
         applied=sums.get("isales_events_applied_total", 0.0),
         lag=sums.get("isales_consumer_lag_messages", 0.0),
         dead=sums.get("isales_dead_letter_events_total", 0.0),
@@ -107,7 +117,7 @@ def render(rows: list[Status], rates: dict[str, float], elapsed_s: float) -> Tab
 
 
 class StatusBoard:
-    def __init__(self, targets: dict[str, str], console: Console | None = None) -> None:
+    def __init__(self, targets: dict[str, list[str]], console: Console | None = None) -> None:
         self.targets = targets
         # Captured output (a pipe, CI) has no width: rich would fold the table into 80 columns.
         self.console = console or Console(width=None if sys.stdout.isatty() else 120)
@@ -118,7 +128,7 @@ class StatusBoard:
         self.all_ready_after: float | None = None
 
     def poll(self) -> Table:
-        rows = [read(name, address) for name, address in self.targets.items()]
+        rows = [read(name, addresses) for name, addresses in self.targets.items()]
         now = time.monotonic()
         rates: dict[str, float] = {}
         for r in rows:

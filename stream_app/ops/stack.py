@@ -31,13 +31,14 @@ def binary(*names: str) -> str | None:
 
 
 def prometheus_config(
-    targets: dict[str, str],
+    targets: dict[str, list[str]],
     rules: Path,
     alertmanager: str | None,
     interval_s: int,
     docs_url: str | None = None,
 ) -> dict[str, Any]:
-    """Prometheus's configuration for `targets` (pipeline -> host:port). Each target carries
+    """Prometheus's configuration for `targets` (pipeline -> its processes' host:port). Each
+    target carries
     its pipeline as a label, so a board can tell them apart without reading ports. `docs_url`:
     where the alerts' runbook links point (the rules read it as the external label
     `isales_docs_url`)."""
@@ -49,8 +50,8 @@ def prometheus_config(
                 "job_name": JOB,
                 "metrics_path": "/metrics",
                 "static_configs": [
-                    {"targets": [address], "labels": {"pipeline": name}}
-                    for name, address in targets.items()
+                    {"targets": addresses, "labels": {"pipeline": name}}
+                    for name, addresses in targets.items()
                 ],
             }
         ],
@@ -73,7 +74,8 @@ def ready(url: str) -> bool:
 @dataclass
 class OpsStack:
     root: Path
-    targets: dict[str, str]
+    targets: dict[str, list[str]]
+    """Pipeline -> the host:port of each of its processes."""
     prometheus_port: int = 9090
     alertmanager_port: int = 9093
     rules: Path = RULES

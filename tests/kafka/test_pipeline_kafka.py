@@ -193,7 +193,7 @@ def test_the_up_console_reads_its_figures_from_a_worker(run: Run) -> None:
     def total(name: str) -> float:
         return sum(full[name].values())
 
-    status = read("calls", run.worker.url.removeprefix("http://"))
+    status = read("calls", [run.worker.url.removeprefix("http://")])
     assert status.ready
     assert status.applied == total("isales_events_applied_total") > 0
     assert status.dead == total("isales_dead_letter_events_total") > 0

@@ -3,6 +3,8 @@
     .venv/bin/python -m bench.profile --calls 20000                 # calls worker
     .venv/bin/python -m bench.profile --pipeline email
     .venv/bin/python -m bench.profile --pipeline crm-attribution --calls 10000   # CRM stage 1
+    .venv/bin/python -m bench.profile --pipeline engagement          # touches of bench.throughput
+    .venv/bin/python -m bench.profile --pipeline reach               # the credits they make
 
 py-spy comes with the `bench` extra: `.venv/bin/pip install -e '.[bench]'`.
 
@@ -29,13 +31,23 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
-from stream_app.demo.traffic import produce
+from bench.throughput import touch_records
+from stream_app.demo.traffic import Produced, produce
 from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.families.crm.demo import CrmScenarioConfig, crm_scenario
 from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
+from stream_app.families.engagement.touches import REACH
+from stream_app.kafka.ingest import decide
 from stream_app.kafka.local_broker import LocalKafka
 from stream_app.kafka.topics import ensure_topics
+from stream_app.registry import spec_for
+from stream_app.settings import Settings
+from stream_app.spine.clock import SystemClock
+from stream_app.spine.engine import Engine
+from stream_app.spine.family_protocol import Emit
+from stream_app.spine.store import DictStore
 from tests.helpers.checks import processed
 from tests.helpers.scenarios import settings_for
 from tests.helpers.support import WorkerProc, isolated_env, wait_for
@@ -120,11 +132,43 @@ def breakdown(collapsed: str) -> Counter[str]:
     return out
 
 
+def credits(touches: list[Produced]) -> list[Produced]:
+    """The reach credits the engagement stage sends for `touches`, at the worker's batch size
+    (its family and engine, in memory): the reach stage's own input."""
+    s = Settings()
+    spec = spec_for(s, "engagement")
+    engine: Engine[Any] = Engine(
+        spec.family,
+        DictStore(),
+        SystemClock(),
+        specs=s.window_specs,
+        tz=s.business_timezone,
+        grace_ms=s.grace_ms,
+        window_retention_ms=int(s.window_retention_hours * 3_600_000),
+        dedupe_retention_ms=int(spec.dedupe_hours * 3_600_000),
+    )
+    now = engine.clock.now_ms()
+    sent: list[Emit] = []
+    for offset, record in enumerate(touches):
+        plan = decide(
+            engine, s, key=record.key, value=record.value, partition=0, offset=offset, now_ms=now
+        ).plan
+        engine.commit(plan)
+        sent += plan.emits
+        if offset % s.batch_max_events == s.batch_max_events - 1:
+            sent += engine.end_batch()
+            engine.flush()
+    sent += engine.end_batch()
+    return [Produced(key, value, "credit") for role, key, value in sent if role == REACH]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument(
-        "--pipeline", choices=["calls", "email", "crm-attribution"], default="calls"
+        "--pipeline",
+        choices=["calls", "email", "crm-attribution", "engagement", "reach"],
+        default="calls",
     )
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--keep", type=Path, help="write the collapsed stacks here")
@@ -147,6 +191,12 @@ def main() -> int:
             # --calls handoffs (~5 records each), so the sample is not start-up.
             records = crm_scenario(CrmScenarioConfig(seed=100, handoffs=args.calls))
             topic = s.crm_topic
+        elif args.pipeline == "engagement":
+            records = touch_records(args.calls, seed=100)
+            topic = s.touches_topic
+        elif args.pipeline == "reach":
+            records = credits(touch_records(args.calls, seed=100))
+            topic = s.reach_topic
         else:
             records = scenario(ScenarioConfig(seed=100, calls=args.calls, malformed=20))
             topic = s.calls_topic

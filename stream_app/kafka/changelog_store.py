@@ -85,9 +85,9 @@ class FaustTableStore:
         self.pending[key] = None
         self.outbox.append((key, None, partition))
 
-    def items(self) -> list[tuple[str, Value]]:
+    def items(self, prefix: str = "") -> list[tuple[str, Value]]:
         merged = {**self.data, **self.pending}
-        return [(k, _value(v)) for k, v in merged.items() if v is not None]
+        return [(k, _value(v)) for k, v in merged.items() if v is not None and k.startswith(prefix)]
 
     def mark(self) -> int:
         """The position after every write so far: `drain(upto=mark)` hands over exactly

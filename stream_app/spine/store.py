@@ -115,7 +115,10 @@ class StateStore(Protocol):
 
     def delete(self, key: str, partition: int) -> None: ...
 
-    def items(self) -> Iterable[tuple[str, Value]]: ...
+    def items(self, prefix: str = "") -> Iterable[tuple[str, Value]]:
+        """Every key (starting with `prefix`) and its value: keys are chosen before values
+        are decoded (an entity may be kept as its bytes)."""
+        ...
 
 
 _FLUSH_RANK = {"w": 0, "t": 0, "e": 1, "p": 2}
@@ -155,9 +158,9 @@ class WriteBack:
     def delete(self, key: str, partition: int) -> None:
         self.pending[key] = (None, partition)
 
-    def items(self) -> Iterable[tuple[str, Value]]:
+    def items(self, prefix: str = "") -> Iterable[tuple[str, Value]]:
         self.flush()
-        return self.durable.items()
+        return self.durable.items(prefix)
 
     def flush(self) -> int:
         pending, self.pending = self.pending, {}
@@ -194,5 +197,5 @@ class DictStore:
         self.data.pop(key, None)
         self.log.append((key, None, partition))
 
-    def items(self) -> Iterable[tuple[str, Value]]:
-        return list(self.data.items())
+    def items(self, prefix: str = "") -> Iterable[tuple[str, Value]]:
+        return [(k, v) for k, v in self.data.items() if k.startswith(prefix)]

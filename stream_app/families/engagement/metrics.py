@@ -68,8 +68,9 @@ class SegmentIndex:
         half_life = self.config.half_life_ms
         anchors: dict[str, list[float]] = defaultdict(list)
         prefix = "e/" + SEG
-        for key, value in self.ctx.engine.store.items():
-            if not key.startswith(prefix) or value.get("p") not in owned:
+        # Only the lead statuses are decoded, not the touches (most of the entities).
+        for key, value in self.ctx.engine.store.items(prefix):
+            if value.get("p") not in owned:
                 continue
             state = value["s"]
             if state.get("kind") != "lead" or state.get("moved"):

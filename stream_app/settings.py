@@ -132,6 +132,34 @@ class SpineSettings(BaseSettings):
         description="How long the KPI topics keep records, in hours (their retention.ms; they "
         "are compact,delete). Default 720 h, 30 days.",
     )
+    vendor_retention_days: float = Field(
+        default=7,
+        gt=0,
+        description="How long the vendor topics (vendor.*: webhooks as the gateway received "
+        "them, after field minimisation) keep records, in days: time for the normalisers to "
+        "catch up after an outage, and to look at a vendor's payload. Default 7.",
+    )
+    source_retention_days: float = Field(
+        default=30,
+        gt=0,
+        description="How long the canonical event topics (telephony.calls, email.events, "
+        "crm.events, web.events) keep records, in days: how far back `stream-app replay` can "
+        "rebuild the KPIs from them. Default 30.",
+    )
+    internal_retention_days: float = Field(
+        default=7,
+        gt=0,
+        description="How long the topics between stages (isales.touches, isales.reach, "
+        "isales.crm.attributed, vendor.hubspot.objects) keep records, in days: time for a "
+        "stopped stage to catch up. Default 7.",
+    )
+    dlq_retention_days: float = Field(
+        default=14,
+        gt=0,
+        description="How long the dead-letter and late topics keep records, in days: they "
+        "hold copies of input records as received, so of anything the input holds; time to "
+        "look at a bad record after a holiday, not longer. Default 14.",
+    )
 
     # Local state and group membership
     store: Literal["rocksdb", "memory"] = Field(

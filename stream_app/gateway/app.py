@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from pydantic import SecretStr
 
 from stream_app.gateway import catalog, signatures
+from stream_app.gateway.minimise import minimiser
 from stream_app.kafka.client_config import aiokafka_options
 from stream_app.spine.catalog import base
 from stream_app.spine.clock import Clock, SystemClock
@@ -95,6 +96,15 @@ class Gateway:
         )
         self.producer: AIOKafkaProducer | None = None
         self._replacing = asyncio.Lock()
+        key = settings.gateway_hash_key
+        self.minimise = (
+            minimiser(
+                settings.hubspot_discovery.values(),
+                key.get_secret_value().encode() if key is not None else None,
+            )
+            if settings.gateway_minimise
+            else None
+        )
         self.topics = {
             "twilio": settings.vendor_twilio_topic,
             "aircall": settings.vendor_aircall_topic,
@@ -222,6 +232,9 @@ class Gateway:
             return 401
         if not verdict:
             return 403
+        if self.minimise is not None:
+            # After the check, which needs the bytes as signed.
+            body = self.minimise(vendor, body)
         request_id = uuid.uuid4().hex
         envelope = {
             "request_id": request_id,

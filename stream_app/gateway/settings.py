@@ -62,6 +62,20 @@ class GatewaySettings(BaseSettings):
         description="Seconds the gateway waits for Kafka to acknowledge a request; past it the "
         "request is answered 503 and the vendor retries.",
     )
+    gateway_minimise: bool = Field(
+        default=True,
+        description="Write to the vendor topics only the fields the adapters read (after the "
+        "signature was checked on the request as received): phone numbers, e-mail "
+        "addresses, names, IP addresses and Aircall's token stay out of Kafka, and the KPIs "
+        "are the same. Off: the body as received (docs: operations/personal-data).",
+    )
+    gateway_hash_key: SecretStr | None = Field(
+        default=None,
+        description="With minimisation on, a key for HMAC-SHA256: a caller's and callee's "
+        "number (Twilio From/To, Aircall raw_digits) and a recipient's address (SendGrid "
+        "email) are kept as their keyed hash (`hmac-sha256:<hex>`), a stable join key that "
+        "is not the number. Unset: they are dropped. A secret: never printed or logged.",
+    )
     twilio_auth_token: SecretStr | None = Field(
         default=None,
         description="Twilio's Auth Token, which checks X-Twilio-Signature. A secret: never "

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from stream_app import registry
@@ -16,46 +18,99 @@ from stream_app.settings import DLQ_HEADROOM_BYTES, Settings
 
 log = logging.getLogger(__name__)
 
-INTERNAL_RETENTION_MS = 7 * 86_400_000
-"""DLQ, late and repartition topics keep a week: time to look at a bad record, or for a
-stopped stage to catch up, without keeping them forever."""
+TopicKind = Literal["vendor", "source", "internal", "kpi", "dead-letter"]
+DAY_MS = 86_400_000
+
+
+def topic_kinds(s: Settings) -> dict[str, TopicKind]:
+    """Every topic the service creates, by what it holds: webhooks as received (`vendor`),
+    canonical events (`source`), records between stages (`internal`), KPIs (`kpi`,
+    compacted), and copies of refused or late input (`dead-letter`). The personal-data map
+    (docs/operations/personal-data.md) lists each."""
+    vendor = {
+        s.vendor_twilio_topic,
+        s.vendor_aircall_topic,
+        s.vendor_sendgrid_topic,
+        s.vendor_hubspot_topic,
+    }
+    kinds: dict[str, TopicKind] = {}
+    specs = registry.pipelines(s)
+    for spec in specs:
+        for output in spec.outputs.values():
+            if output.shared:
+                kinds.setdefault(output.topic, "source")
+            else:
+                kinds[output.topic] = "kpi" if output.compacted else "internal"
+    for spec in specs:
+        kinds.setdefault(spec.source, "vendor" if spec.source in vendor else "source")
+    kinds[s.dlq_topic] = kinds[s.late_topic] = "dead-letter"
+    return kinds
+
+
+def retention_ms(s: Settings, kind: TopicKind) -> int:
+    days = {
+        "vendor": s.vendor_retention_days,
+        "source": s.source_retention_days,
+        "internal": s.internal_retention_days,
+        "kpi": s.kpi_topic_retention_hours / 24,
+        "dead-letter": s.dlq_retention_days,
+    }[kind]
+    return int(days * DAY_MS)
 
 
 def topic_specs(s: Settings) -> list[NewTopic]:
-    """Every topic of every registered pipeline: sources, KPI topics (compacted: the newest
-    record per key stands; delete ages out old windows), internal topics, DLQ and late."""
-    kpi_config = {
-        "cleanup.policy": "compact,delete",
-        "retention.ms": str(int(s.kpi_topic_retention_hours * 3_600_000)),
-    }
-    internal = {"retention.ms": str(INTERNAL_RETENTION_MS)}
-    # A DLQ or late copy is the source record (up to the broker's ~1 MB, or cut to
-    # ISALES_DLQ_MAX_RECORD_BYTES) plus provenance headers: make room for exactly that.
-    side = {**internal, "max.message.bytes": str(s.dlq_max_record_bytes + DLQ_HEADROOM_BYTES)}
-    configs: dict[str, dict[str, str]] = {}
-    for spec in registry.pipelines(s):
-        for output in spec.outputs.values():
-            if output.shared:
-                configs.setdefault(output.topic, {})
-            else:
-                configs[output.topic] = kpi_config if output.compacted else internal
-    for spec in registry.pipelines(s):
-        configs.setdefault(spec.source, {})
-    configs[s.dlq_topic] = configs[s.late_topic] = side
+    """Every topic of every registered pipeline, each with an explicit retention from the
+    settings: KPI topics compacted (the newest record per key stands; delete ages out old
+    windows), the DLQ and late topics sized for a copy of a record."""
     n, rf = s.partitions, s.replication_factor
-    return [NewTopic(name, n, rf, topic_configs=config) for name, config in configs.items()]
+    out = []
+    for name, kind in topic_kinds(s).items():
+        config = {"retention.ms": str(retention_ms(s, kind))}
+        if kind == "kpi":
+            config["cleanup.policy"] = "compact,delete"
+        if kind == "dead-letter":
+            # A DLQ or late copy is the source record (up to the broker's ~1 MB, or cut to
+            # ISALES_DLQ_MAX_RECORD_BYTES) plus provenance headers: room for exactly that.
+            config["max.message.bytes"] = str(s.dlq_max_record_bytes + DLQ_HEADROOM_BYTES)
+        out.append(NewTopic(name, n, rf, topic_configs=config))
+    return out
 
 
-async def ensure_topics(s: Settings) -> None:
+async def ensure_topics(s: Settings) -> list[tuple[str, str | None, str]]:
+    """Create the missing topics; of those that existed, return (and log) each whose
+    retention.ms is not the settings' as (topic, on the broker, wanted). An existing topic's
+    configuration is the operator's: it is reported, never changed (Kafka's AlterConfigs
+    would reset every config it is not given)."""
     admin = AIOKafkaAdminClient(**aiokafka_options(s))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in topic_specs(s) if t.name not in existing]
+        specs = topic_specs(s)
+        missing = [t for t in specs if t.name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race
                 await admin.create_topics(missing)
             log.info("created topics %s", [t.name for t in missing])
+        kept = [t for t in specs if t.name in existing]
+        drift = []
+        if kept:
+            resources = [ConfigResource(ConfigResourceType.TOPIC, t.name) for t in kept]
+            found: dict[str, str | None] = {}
+            for result in await admin.describe_configs(resources):
+                for _err, _msg, _type, name, entries in result.resources:
+                    found[name] = next((e[1] for e in entries if e[0] == "retention.ms"), None)
+            for t in kept:
+                want = t.topic_configs["retention.ms"]
+                if found.get(t.name) != want:
+                    drift.append((t.name, found.get(t.name), want))
+                    log.warning(
+                        "topic %s keeps retention.ms=%s; the settings say %s "
+                        "(docs: operations/personal-data)",
+                        t.name,
+                        found.get(t.name),
+                        want,
+                    )
+        return drift
     finally:
         await admin.close()
 

@@ -142,6 +142,42 @@ def test_kpi_topic_is_compacted(run: Run, kafka_bootstrap: str) -> None:
     assert asyncio.run(describe())["cleanup.policy"] == "compact,delete"
 
 
+def test_every_created_topic_has_its_explicit_retention_on_the_broker(
+    run: Run, kafka_bootstrap: str
+) -> None:
+    """The personal-data map's promise: no topic the service creates keeps the broker's
+    default retention (docs/operations/personal-data.md)."""
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    from stream_app.kafka.topics import topic_specs
+
+    s = settings_for(run.env)
+    wanted = {t.name: t.topic_configs for t in topic_specs(s)}
+
+    async def describe() -> dict[str, dict[str, str]]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in wanted]
+            out = {}
+            for result in await admin.describe_configs(resources):
+                for _err, _msg, _type, name, entries in result.resources:
+                    out[name] = {e[0]: e[1] for e in entries}
+            return out
+        finally:
+            await admin.close()
+
+    found = asyncio.run(describe())
+    assert found.keys() == wanted.keys()
+    for name, config in wanted.items():
+        assert found[name]["retention.ms"] == config["retention.ms"], name
+    assert int(found[s.dlq_topic]["retention.ms"]) == 14 * 86_400_000  # the documented default
+    assert int(found[s.calls_topic]["retention.ms"]) == 30 * 86_400_000
+
+
 def test_promtool_accepts_a_real_scrape(run: Run, tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
     assert promtool, "promtool is required (Debian package 'prometheus'); .ci/run installs it"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from schemas.common import from_ms
-from stream_app.kafka.publish import Publisher
+from stream_app.kafka.publish import Held, Publisher
 from stream_app.kafka.source import Source
 from stream_app.settings import Settings
 from stream_app.spine.clock import Clock
@@ -96,6 +96,13 @@ class Handoff:
     mark: int
 
 
+RESEND_PAUSE_S = 1.0
+"""Before sending a batch's side records again (the broker is away); doubled each time, up to
+RESEND_PAUSE_MAX_S (a refusal that lasts, an ACL, stalls the stage with a line a minute at
+most, where it used to lose the records)."""
+RESEND_PAUSE_MAX_S = 60.0
+
+
 class Ingest:
     def __init__(
         self,
@@ -162,7 +169,7 @@ class Ingest:
         engine.flush()
         mark = self.changelog.mark()
         held = await self.publisher.take()
-        handoff = Handoff(asyncio.ensure_future(self.publisher.settle(held)), mark)
+        handoff = Handoff(asyncio.ensure_future(self.settled(held)), mark)
         self.unsettled.append(handoff)
         return handoff
 
@@ -176,6 +183,33 @@ class Ingest:
         finally:
             self._forget(handoff)
         await self.changelog.drain(upto=handoff.mark)
+
+    async def settled(self, held: Held) -> None:
+        """A batch's side records acknowledged: those that were not (the broker went away, a
+        send timed out) are sent again, with the rest of the batch's, until all are. The
+        batch is applied in memory, so read again its records would be skipped as done and
+        their records lost; and no state after them may reach the changelog first (the
+        hand-over and a drain of everything both wait for this)."""
+        pause = RESEND_PAUSE_S
+        while True:
+            try:
+                await self.publisher.settle(held)
+                return
+            except Exception as exc:
+                failure = exc
+            while True:  # sent again once the producer takes them
+                log.warning(
+                    "side records of a batch not acknowledged (%s): sending them again in %.0f s",
+                    type(failure).__name__,
+                    pause,
+                )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RESEND_PAUSE_MAX_S)
+                try:
+                    held = await self.publisher.resend(held)
+                    break
+                except Exception as exc:
+                    failure = exc
 
     async def settle_all(self) -> None:
         """Every applied batch's side records acknowledged (or failed): before a drain of

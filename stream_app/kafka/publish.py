@@ -9,6 +9,7 @@ awaits it: a crash in between re-sends (same keys, same event ids), never loses.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,10 @@ class Held:
 
     emits: list[Awaitable[Any]] = field(default_factory=list)
     side: list[tuple[str, SideRecord, Awaitable[Any]]] = field(default_factory=list)
+    sent: list[tuple[str, Record, SideRecord | None]] = field(default_factory=list)
+    """What was sent with the batch's other records, kept to send again (`resend`)."""
+    unsent: Exception | None = None
+    """Why the producer did not take them at all (`settle` raises it, so they are resent)."""
 
 
 class Publisher:
@@ -91,35 +96,71 @@ class Publisher:
     ) -> None:
         """A copy of a source record to the DLQ or late topic, cut to fit if it must be."""
         record = side_record(key, value, meta, self.max_side_bytes)
-        if len(record.key or b"") + len(record.value or b"") <= BATCHED_SIDE_BYTES:
+        if _small(record):
             self._queued.append((topic, (record.key, record.value, record.headers), record))
             return
         try:
-            fut = await self.produce(topic, record.key, record.value, record.headers)
+            fut = await self._alone(topic, record)
+        except Exception as exc:
+            # The record is applied in memory once this returns: a refusal now (the broker
+            # away) is settled as a failed send, and the batch's records are sent again.
+            failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            fut = failed
+        self._side.append((topic, record, fut))
+
+    async def _alone(self, topic: str, record: SideRecord) -> Awaitable[Any]:
+        """A large side copy sent on its own, checked against the request limit: refused as
+        too large, its metadata only."""
+        try:
+            return await self.produce(topic, record.key, record.value, record.headers)
         except ProducerSendError as exc:
             if not isinstance(exc.__cause__, _TOO_LARGE):
                 raise
             bare = metadata_only(record)
-            fut = await self.produce(topic, bare.key, bare.value, bare.headers)
-        self._side.append((topic, record, fut))
+            return await self.produce(topic, bare.key, bare.value, bare.headers)
 
     async def take(self) -> Held:
         """Send what was queued since the last call; returns the batch's share of
         acknowledgements, settled on its own."""
         queued, self._queued = self._queued, []
-        held = Held([], self._side)
+        held = Held([], self._side, queued)
         self._side = []
         if not queued:
             return held
-        for fut, (topic, _, copy) in await send_keyed(self.producer(), queued):
+        try:
+            sent = await send_keyed(self.producer(), queued)
+        except Exception as exc:
+            # The batch is applied in memory: its records must be resent, not dropped.
+            held.unsent = exc
+            return held
+        for fut, (topic, _, copy) in sent:
             if copy is None:
                 held.emits.append(fut)
             else:
                 held.side.append((topic, copy, fut))
         return held
 
+    async def resend(self, held: Held) -> Held:
+        """Every record of a batch whose sends were not all acknowledged, sent again: its
+        state is applied in memory, so its records are never read again to re-send them.
+        Downstream absorbs the copies (the same keys and event ids; a dead letter is found
+        by its source partition and offset)."""
+        alone = [(topic, record) for topic, record, _ in held.side if not _small(record)]
+        out = Held([], [], held.sent)
+        for topic, record in alone:
+            out.side.append((topic, record, await self._alone(topic, record)))
+        for fut, (topic, _, copy) in await send_keyed(self.producer(), held.sent):
+            if copy is None:
+                out.emits.append(fut)
+            else:
+                out.side.append((topic, copy, fut))
+        return out
+
     async def settle(self, held: Held) -> None:
         """Await a batch's held sends: before its state goes to the changelog."""
+        if held.unsent is not None:
+            raise held.unsent
         for fut in held.emits:
             await fut
         for topic, record, fut in held.side:
@@ -175,3 +216,8 @@ class Publisher:
                 await self._send(records)
                 records = []
         await self._send(records)
+
+
+def _small(record: SideRecord) -> bool:
+    """Sent with the batch's other records (else on its own, checked against the limit)."""
+    return len(record.key or b"") + len(record.value or b"") <= BATCHED_SIDE_BYTES

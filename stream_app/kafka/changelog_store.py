@@ -111,7 +111,9 @@ class FaustTableStore:
         if not outbox:
             return
         by_partition: dict[int, list[tuple[bytes, bytes | None, None]]] = {}
+        writes: dict[int, list[tuple[str, Value | None, int]]] = {}
         for key, value, partition in outbox:
+            writes.setdefault(partition, []).append((key, value, partition))
             # Bytes as Faust's json codec writes them, and a real tombstone (None) on delete,
             # which Faust's serializer would turn into b"null".
             # orjson hands back its 4 KiB working buffer whatever the record's size (traced
@@ -127,11 +129,24 @@ class FaustTableStore:
                 self.pending.pop(key, None)
         topic = self.table.changelog_topic.get_topic_name()
         producer = aiokafka_producer(self.app.producer)
-        for partition, records in by_partition.items():
-            for fut, first, end in await send_batches(producer, topic, partition, records):
-                if self.persistent:
-                    done = partial(self._acknowledged, records[first:end], partition)
-                    fut.add_done_callback(done)
+        handed: set[int] = set()
+        try:
+            for partition, records in by_partition.items():
+                for fut, first, end in await send_batches(producer, topic, partition, records):
+                    if self.persistent:
+                        done = partial(self._acknowledged, records[first:end], partition)
+                        fut.add_done_callback(done)
+                handed.add(partition)
+        except BaseException:
+            # The producer did not take them (a long broker outage): back to the front of
+            # the queue, so the next drain sends them before anything written after them.
+            # Dropped, the changelog would lack them while later writes landed, and a
+            # restart would read a state that never was. A partition partly queued sends
+            # some of its writes twice, in order: the same values, harmless to a replay.
+            again = [w for p, ws in writes.items() if p not in handed for w in ws]
+            self.outbox[:0] = again
+            self.drained -= len(again)
+            raise
 
     def _acknowledged(
         self, records: list[tuple[bytes, bytes | None, None]], partition: int, fut: Any

@@ -111,6 +111,48 @@ def test_concurrent_drains_reach_the_producer_in_the_order_written() -> None:
     asyncio.run(go())
 
 
+class RefusingOnce(RecordingProducer):
+    """The broker away: the first send to partition 1 is not taken (aiokafka's
+    KafkaTimeoutError waiting for room in its queue)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = False
+
+    async def send_batch(self, batch: RecordBatch, topic: str, *, partition: int) -> Any:
+        if partition == 1 and not self.refused:
+            self.refused = True
+            raise TimeoutError("KafkaTimeoutError")
+        return await super().send_batch(batch, topic, partition=partition)
+
+
+def test_writes_the_producer_did_not_take_go_first_in_the_next_drain() -> None:
+    """Dropped, they would be missing from the changelog while later writes landed: a
+    restart would read a state that never was."""
+
+    async def go() -> None:
+        producer = RefusingOnce()
+        store = memory_store(producer)
+        store.put("p/0", {"o": 1}, 0)
+        store.put("w/b", {"n": 1}, 1)
+        store.put("p/1", {"o": 1}, 1)
+        mark = store.mark()
+        try:
+            await store.drain(upto=mark)
+        except TimeoutError:
+            pass
+        else:
+            raise AssertionError("the refusal was not raised")
+        store.put("p/1", {"o": 2}, 1)  # the next batch
+        assert store.mark() == mark + 1
+        await store.drain()
+        partition_1 = [records for partition, records in producer.sent if partition == 1]
+        assert partition_1 == [[("w/b", {"n": 1}), ("p/1", {"o": 1}), ("p/1", {"o": 2})]]
+        assert [r for p, r in producer.sent if p == 0] == [[("p/0", {"o": 1})]]
+
+    asyncio.run(go())
+
+
 def test_a_batch_is_handed_over_only_after_its_side_records_are_acknowledged() -> None:
     async def go() -> None:
         producer = RecordingProducer()

@@ -201,6 +201,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    from stream_app.kafka.erasures import run_erase
+
+    leads = list(args.lead or [])
+    if args.from_file:
+        text = Path(args.from_file).read_text()
+        leads += [line.strip() for line in text.splitlines() if line.strip()]
+    if not leads:
+        print("no lead given: --lead ID or --from-file F", file=sys.stderr)
+        return 2
+    return run_erase(_settings(), sorted(set(leads)), args.timeout)
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from stream_app.tools.replay import main_replay
 
@@ -468,6 +481,17 @@ def main(argv: list[str] | None = None) -> int:
         "on a machine with more cores",
     )
 
+    erase = sub.add_parser(
+        "erase",
+        help="erase leads on request from everything the service controls, while it runs; "
+        "exit 0 once every stage keyed by lead confirmed",
+    )
+    erase.add_argument("--lead", action="append", metavar="ID", help="a lead id (repeatable)")
+    erase.add_argument("--from-file", metavar="F", help="a file of lead ids, one per line")
+    erase.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds to wait for the stages (120)"
+    )
+
     diff_kpis = sub.add_parser(
         "diff-kpis",
         help="compare the latest record per key of two KPI topics; exit 1 if they differ",
@@ -542,6 +566,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": cmd_demo,
         "schemas": cmd_schemas,
         "replay": cmd_replay,
+        "erase": cmd_erase,
         "diff-kpis": cmd_diff_kpis,
         "up": cmd_up,
     }

@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from stream_app.kafka.changelog_store import FaustTableStore
 from stream_app.kafka.client_config import faust_credentials
 from stream_app.kafka.cluster_watch import ClusterWatch
+from stream_app.kafka.erasures import ErasureWatch
 from stream_app.kafka.ingest import Handoff, Ingest
 from stream_app.kafka.internals import SignalledWorker, aiokafka_producer
 from stream_app.kafka.internals.faust_fetch import Batch, BatchApp, BatchConsumer
@@ -271,6 +272,8 @@ class Service:
             outputs=spec.outputs,
         )
         self.extras = spec.extras(ctx)
+        if getattr(spec.family, "erasable", False):
+            self.extras.append(ErasureWatch(ctx, spec.name))
         for collector in (
             SequencerCollector(self.ingest.sequencer, METRIC_PREFIX, spec.source),
             RebalanceCollector(lambda: self.rebalances, METRIC_PREFIX),
@@ -381,6 +384,13 @@ class Service:
         async def start_extras() -> None:
             for extra in self.extras:
                 extra.start()
+            try:
+                await asyncio.Event().wait()  # until the worker stops and cancels this
+            finally:
+                for extra in self.extras:
+                    close = getattr(extra, "close", None)
+                    if close is not None:
+                        await close()
 
         @app.on_partitions_assigned.connect
         async def count_rebalance(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -461,6 +471,10 @@ class Service:
                 # offsets once the partitions are owned.
                 raise NotOwned(sorted(partitions - owned))
             self.table_store.ensure_loaded(partitions)
+            for extra in self.extras:
+                before = getattr(extra, "before_batch", None)
+                if before is not None:
+                    await before()
             return await self.ingest.batch(messages)
 
     async def _hand_over(self, consumer: BatchConsumer, batch: Batch, handoff: Handoff) -> None:

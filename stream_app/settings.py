@@ -115,6 +115,19 @@ class SpineSettings(BaseSettings):
         description="Late topic: a copy of each event too late to change a closed window, or "
         "past the dedupe horizon, with the reason in its `late.reason` header.",
     )
+    erasure_topic: str = Field(
+        default="isales.erasures",
+        description="The erasure list (`stream-app erase`): one record per lead erased on "
+        "request, keyed by the hash of its id (never the id). Every stage keyed by lead reads "
+        "it from the start whatever its app id, so neither a restart nor a replay brings the "
+        "lead back.",
+    )
+    erasure_audit_topic: str = Field(
+        default="isales.erasure.audit",
+        description="The erasure audit trail: one record per erased lead from `stream-app "
+        "erase` (hashed id, time, what was erased, what only retention removes, and when), "
+        "and each stage's confirmation.",
+    )
     partitions: int = Field(
         default=4,
         ge=1,
@@ -131,6 +144,19 @@ class SpineSettings(BaseSettings):
         gt=0,
         description="How long the KPI topics keep records, in hours (their retention.ms; they "
         "are compact,delete). Default 720 h, 30 days.",
+    )
+    erasure_retention_days: float = Field(
+        default=90,
+        gt=0,
+        description="How long the erasure list keeps a lead, in days: at least as long as any "
+        "topic a replay reads it back from (the source, vendor and between-stages "
+        "retentions), checked at start. Default 90.",
+    )
+    erasure_audit_retention_days: float = Field(
+        default=3 * 365,
+        gt=0,
+        description="How long the erasure audit trail is kept, in days (it holds hashed ids "
+        "only). Default 1095, three years.",
     )
     vendor_retention_days: float = Field(
         default=7,
@@ -453,6 +479,15 @@ class SpineSettings(BaseSettings):
             raise ValueError(
                 "ISALES_PRODUCER_MAX_REQUEST_BYTES must exceed ISALES_DLQ_MAX_RECORD_BYTES by "
                 f"{DLQ_HEADROOM_BYTES} (headers and batch overhead)"
+            )
+        replayable = max(
+            self.source_retention_days, self.vendor_retention_days, self.internal_retention_days
+        )
+        if self.erasure_retention_days < replayable:
+            raise ValueError(
+                "ISALES_ERASURE_RETENTION_DAYS must be at least the source, vendor and internal "
+                f"topics' retention ({replayable:g} days): a replay would bring an erased lead "
+                "back"
             )
         if self.producer_max_batch_bytes > self.producer_max_request_bytes:
             raise ValueError(

@@ -89,6 +89,10 @@ class FaustTableStore:
         merged = {**self.data, **self.pending}
         return [(k, _value(v)) for k, v in merged.items() if v is not None and k.startswith(prefix)]
 
+    def keys(self, prefix: str = "") -> list[str]:
+        merged = {**self.data, **self.pending}
+        return [k for k, v in merged.items() if v is not None and k.startswith(prefix)]
+
     def mark(self) -> int:
         """The position after every write so far: `drain(upto=mark)` hands over exactly
         those, whatever is written after."""

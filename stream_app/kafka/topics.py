@@ -18,7 +18,7 @@ from stream_app.settings import DLQ_HEADROOM_BYTES, Settings
 
 log = logging.getLogger(__name__)
 
-TopicKind = Literal["vendor", "source", "internal", "kpi", "dead-letter"]
+TopicKind = Literal["vendor", "source", "internal", "kpi", "dead-letter", "erasure", "audit"]
 DAY_MS = 86_400_000
 
 
@@ -44,6 +44,7 @@ def topic_kinds(s: Settings) -> dict[str, TopicKind]:
     for spec in specs:
         kinds.setdefault(spec.source, "vendor" if spec.source in vendor else "source")
     kinds[s.dlq_topic] = kinds[s.late_topic] = "dead-letter"
+    kinds[s.erasure_topic], kinds[s.erasure_audit_topic] = "erasure", "audit"
     return kinds
 
 
@@ -54,6 +55,8 @@ def retention_ms(s: Settings, kind: TopicKind) -> int:
         "internal": s.internal_retention_days,
         "kpi": s.kpi_topic_retention_hours / 24,
         "dead-letter": s.dlq_retention_days,
+        "erasure": s.erasure_retention_days,
+        "audit": s.erasure_audit_retention_days,
     }[kind]
     return int(days * DAY_MS)
 
@@ -66,7 +69,7 @@ def topic_specs(s: Settings) -> list[NewTopic]:
     out = []
     for name, kind in topic_kinds(s).items():
         config = {"retention.ms": str(retention_ms(s, kind))}
-        if kind == "kpi":
+        if kind in ("kpi", "erasure"):
             config["cleanup.policy"] = "compact,delete"
         if kind == "dead-letter":
             # A DLQ or late copy is the source record (up to the broker's ~1 MB, or cut to

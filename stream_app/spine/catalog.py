@@ -58,6 +58,18 @@ PIPELINE: tuple[Series, ...] = (
         ("source",),
     ),
     Series(
+        "isales_erased_events_total",
+        "counter",
+        "Events of leads erased on request (stream-app erase), counted nowhere.",
+        ("source",),
+    ),
+    Series(
+        "isales_erased_leads",
+        "gauge",
+        "Leads on the erasure list this worker applies (stream-app erase).",
+        ("source",),
+    ),
+    Series(
         "isales_late_window_updates_total",
         "counter",
         "Window updates refused because the window had closed, by window size.",

@@ -67,6 +67,8 @@ PIPELINE_SERIES = (
     "late_events",
     "late_history_events",
     "expired_events",
+    "erased_events",
+    "erased_leads",
     "late_window_updates",
     "dead_letter_events",
     "consumer_lag_messages",
@@ -297,6 +299,16 @@ class StateCollector(Collector):
             "watermark): counted nowhere, sent to the late topic.",
             labels=["source"],
         )
+        erased = CounterMetricFamily(
+            f"{p}_erased_events",
+            "Events of leads erased on request (stream-app erase), counted nowhere.",
+            labels=["source"],
+        )
+        erased_leads = GaugeMetricFamily(
+            f"{p}_erased_leads",
+            "Leads on the erasure list this worker applies (stream-app erase).",
+            labels=["source"],
+        )
         late_w = CounterMetricFamily(
             f"{p}_late_window_updates",
             "Window updates refused because the window had closed, by window size.",
@@ -346,6 +358,7 @@ class StateCollector(Collector):
             totals["late"] += pst["late"]
             totals["late_h"] += cast(int, pst.get("late_h", 0))
             totals["expired"] += pst.get("exp", 0)
+            totals["erased"] += cast(int, pst.get("er", 0))
             for name, n in pst["late_w"].items():
                 late_by[name] = late_by.get(name, 0) + n
             for reason, n in pst["dlq"].items():
@@ -360,6 +373,8 @@ class StateCollector(Collector):
         late.add_metric([src], totals["late"])
         late_h.add_metric([src], totals["late_h"])
         expired.add_metric([src], totals["expired"])
+        erased.add_metric([src], totals["erased"])
+        erased_leads.add_metric([src], len(self.engine.erased))
         for name, n in sorted(late_by.items()):
             late_w.add_metric([src, name], n)
         for reason, n in sorted(dlq_by.items()):
@@ -393,6 +408,8 @@ class StateCollector(Collector):
             late,
             late_h,
             expired,
+            erased,
+            erased_leads,
             late_w,
             dlq,
             lag,

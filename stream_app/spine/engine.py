@@ -23,6 +23,7 @@ from typing import Generic, Literal, TypeVar, cast
 from pydantic import BaseModel
 
 from stream_app.spine.clock import Clock
+from stream_app.spine.erasure import lead_hash
 from stream_app.spine.family_protocol import Delta, Emit, Facts, Family, State, fact_deltas
 from stream_app.spine.store import (
     PartitionValue,
@@ -49,7 +50,7 @@ SEEN_CAP = 64
 """Event ids remembered per entity; merging is idempotent, so this only bounds memory."""
 
 
-Kind = Literal["applied", "duplicate", "replayed", "rejected", "expired"]
+Kind = Literal["applied", "duplicate", "replayed", "rejected", "expired", "erased"]
 
 
 WindowAdd = tuple[Value | None, dict[str, int]]
@@ -141,6 +142,8 @@ class Engine(Generic[E]):
         self.totals_index: dict[int, set[str]] = {}
         self.dirty: set[str] = set()
         self.dirty_totals: set[str] = set()
+        self.erased: set[str] = set()
+        """Hashes of leads erased on request (`lead_hash`): set by the stage's erasure watch."""
         self.last_event_wall_ms: dict[int, int] = {}
         """Wall clock of the last record handled per partition: idle detection."""
         fixed = [spec.size_ms for spec in specs if not spec.is_day]
@@ -211,7 +214,12 @@ class Engine(Generic[E]):
             expired = tuple(spec.name for spec in self.specs)
             return Plan("expired", partition, [(partition_key(partition), pst)], expired)
         group = fam.group(event)
-        ekey = entity_key(group, fam.entity(event))
+        entity_id = fam.entity(event)
+        if self.erased and lead_hash(entity_id) in self.erased:
+            # A lead erased on request (stream-app erase): its events count nowhere again.
+            pst = {**pst, "o": offset, "er": pst.get("er", 0) + 1}
+            return Plan("erased", partition, [(partition_key(partition), pst)])
+        ekey = entity_key(group, entity_id)
         est = self.store.get(ekey)
         occurred = fam.occurred_ms(event)
         if est is not None and est["o"] >= offset:

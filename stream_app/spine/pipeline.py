@@ -51,8 +51,9 @@ class Context:
     source: str
     owned: Callable[[], set[int]]
     highwater: Callable[[int], int | None]
-    produce: Callable[[str, bytes, bytes], Awaitable[Awaitable[Any]]]
-    """(topic, key, value) -> the producer's future, once the record is with the producer."""
+    produce: Callable[[str, bytes, bytes | None], Awaitable[Awaitable[Any]]]
+    """(topic, key, value; None: a tombstone) -> the producer's future, once the record is
+    with the producer."""
     outputs: Mapping[str, Output]
 
 

@@ -120,6 +120,10 @@ class StateStore(Protocol):
         are decoded (an entity may be kept as its bytes)."""
         ...
 
+    def keys(self, prefix: str = "") -> list[str]:
+        """Every key starting with `prefix`, no value decoded."""
+        ...
+
 
 _FLUSH_RANK = {"w": 0, "t": 0, "e": 1, "p": 2}
 
@@ -162,6 +166,10 @@ class WriteBack:
         self.flush()
         return self.durable.items(prefix)
 
+    def keys(self, prefix: str = "") -> list[str]:
+        self.flush()
+        return self.durable.keys(prefix)
+
     def flush(self) -> int:
         pending, self.pending = self.pending, {}
         for key in sorted(pending, key=lambda k: _FLUSH_RANK[k[0]]):
@@ -199,3 +207,6 @@ class DictStore:
 
     def items(self, prefix: str = "") -> Iterable[tuple[str, Value]]:
         return [(k, v) for k, v in self.data.items() if k.startswith(prefix)]
+
+    def keys(self, prefix: str = "") -> list[str]:
+        return [k for k in self.data if k.startswith(prefix)]

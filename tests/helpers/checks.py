@@ -28,6 +28,7 @@ def processed(samples: Samples) -> int:
         + metric_sum(samples, "isales_duplicate_events_total")
         + metric_sum(samples, "isales_dead_letter_events_total")
         + metric_sum(samples, "isales_expired_events_total")
+        + metric_sum(samples, "isales_erased_events_total")
     )
 
 

@@ -55,6 +55,8 @@ def isolated_env(bootstrap: str, **overrides: str) -> dict[str, str]:
         "ISALES_CALLS_TOPIC": f"calls-{tag}",
         "ISALES_KPI_CALLS_TOPIC": f"kpi-calls-{tag}",
         "ISALES_DLQ_TOPIC": f"dlq-{tag}",
+        "ISALES_ERASURE_TOPIC": f"erasures-{tag}",
+        "ISALES_ERASURE_AUDIT_TOPIC": f"erasure-audit-{tag}",
         "ISALES_LATE_TOPIC": f"late-{tag}",
         "ISALES_EMAIL_TOPIC": f"email-{tag}",
         "ISALES_KPI_EMAIL_TOPIC": f"kpi-email-{tag}",

@@ -59,7 +59,7 @@ def feed(
 
 
 def registry_of(s: Settings, spec: PipelineSpec, engine: Engine[Any], clock: FakeClock) -> Any:
-    async def produce(topic: str, key: bytes, value: bytes) -> Any:
+    async def produce(topic: str, key: bytes, value: bytes | None) -> Any:
         raise AssertionError("a scrape produces nothing")
 
     ctx = Context(

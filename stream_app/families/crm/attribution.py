@@ -78,6 +78,8 @@ def _record(
 
 class AttributionFamily:
     name: str = "crm_attribution"
+    erasable: bool = True
+    """Keyed by lead: reads the erasure list (stream-app erase)."""
     key_field: str = "opportunity_id (lead_id for lead events)"
     model: type[CrmEvent] = CrmEvent
     metrics: tuple[MetricSpec, ...] = ()

@@ -152,6 +152,8 @@ def summarise(state: State) -> Summary:
 
 class LeadFamily:
     name: str = "engagement"
+    erasable: bool = True
+    """Keyed by lead: reads the erasure list (stream-app erase)."""
     key_field: str = "lead_id"
     model: type[TouchRecord] = TouchRecord
     metrics: tuple[MetricSpec, ...] = ()
@@ -379,6 +381,13 @@ class LeadFamily:
                     gone = {"kind": body["kind"], "occurred_at": body["occurred_at"], "moved": True}
                     out.append(_reach(ident or lead, v, group, gone))
         return out
+
+    def erased_records(self, lead: str) -> list[tuple[str, bytes]]:
+        """A lead erased on request: its kpi.engagement key gets a tombstone, and what this
+        stage remembers of it goes."""
+        self._views.pop(lead, None)
+        self._pending.pop(lead, None)
+        return [(ENGAGEMENT, lead.encode())]
 
     def _view_of(self, lead: str, state: State) -> dict[tuple[str, str], dict[str, Any]]:
         """`reach_view(state)`, remembered from the lead's last batch while `state` is still

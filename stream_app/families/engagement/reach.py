@@ -32,6 +32,8 @@ _DEFAULTS = {
 
 class ReachFamily:
     name: str = "reach"
+    erasable: bool = True
+    """Keyed by lead: reads the erasure list (stream-app erase)."""
     key_field: str = "group"
     model: type[ReachRecord] = ReachRecord
     metrics: tuple[MetricSpec, ...] = ()

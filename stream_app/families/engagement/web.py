@@ -16,6 +16,8 @@ from stream_app.spine.family_protocol import DerivedSpec, Emit, Facts, MetricSpe
 
 class WebFamily:
     name: str = "web"
+    erasable: bool = True
+    """Keyed by lead: reads the erasure list (stream-app erase)."""
     key_field: str = "lead_id (campaign_id for ad_impressions)"
     model: type[WebEvent] = WebEvent
     metrics: tuple[MetricSpec, ...] = ()

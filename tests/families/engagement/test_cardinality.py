@@ -112,7 +112,8 @@ def scrape(leads: int) -> tuple[str, list[tuple[str, bytes, bytes]]]:
     guard = LabelGuard(CAPS)
     sent: list[tuple[str, bytes, bytes]] = []
 
-    async def produce(topic: str, key: bytes, value: bytes) -> Any:
+    async def produce(topic: str, key: bytes, value: bytes | None) -> Any:
+        assert value is not None  # the segment index sends no tombstones
         sent.append((topic, key, value))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)

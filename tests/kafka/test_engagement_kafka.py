@@ -38,6 +38,7 @@ from tests.truth.engagement import (
     Truth,
     band,
     fit,
+    message_key,
     scenario,
     truth,
 )
@@ -47,16 +48,6 @@ pytestmark = pytest.mark.kafka
 SOURCES = ("calls", "email", "crm", "web")
 PIPELINE = {"calls": "calls", "email": "email", "crm": "crm-attribution", "web": "web"}
 MALFORMED = 4
-
-
-def _key(source: str, e: dict[str, Any]) -> bytes:
-    if source == "calls":
-        return str(e["rep_id"]).encode()
-    if source == "email":
-        return str(e["campaign_id"]).encode()
-    if source == "crm":
-        return str(e.get("opportunity_id") or e["lead_id"]).encode()
-    return str(e.get("lead_id") or e["campaign_id"]).encode()
 
 
 @dataclass
@@ -84,7 +75,7 @@ def _produce(env: dict[str, str], seed: int) -> tuple[Truth, dict[str, int]]:
     counts = {}
     for source in SOURCES:
         events = list(sc.events[source])
-        records = [Produced(_key(source, e), orjson.dumps(e), "event") for e in events]
+        records = [Produced(message_key(source, e), orjson.dumps(e), "event") for e in events]
         records += [
             Produced(r.key, r.value, "duplicate") for r in rng.sample(records, len(records) // 10)
         ]

@@ -31,7 +31,7 @@ from tests.helpers.support import (
     read_topic,
     wait_for,
 )
-from tests.truth.engagement import DAY, ENGAGEMENT_FILE, scenario
+from tests.truth.engagement import DAY, ENGAGEMENT_FILE, message_key, scenario
 
 pytestmark = pytest.mark.kafka
 
@@ -45,16 +45,6 @@ KEPT = (
 )
 """Counts the team already had: an erasure removes the person, not them (leads per band now,
 the engaged leads and the score summaries are about leads held now, and do change)."""
-
-
-def _key(source: str, e: dict[str, object]) -> bytes:
-    if source == "calls":
-        return str(e["rep_id"]).encode()
-    if source == "email":
-        return str(e["campaign_id"]).encode()
-    if source == "crm":
-        return str(e.get("opportunity_id") or e["lead_id"]).encode()
-    return str(e.get("lead_id") or e["campaign_id"]).encode()
 
 
 def _kept(samples: Samples) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
@@ -114,7 +104,7 @@ def test_erase_a_lead_while_the_stages_run(kafka_bootstrap: str, tmp_path: Path)
         "web": s.web_topic,
     }
     for source, events in sc.events.items():
-        records = [Produced(_key(source, e), orjson.dumps(e), "event") for e in events]
+        records = [Produced(message_key(source, e), orjson.dumps(e), "event") for e in events]
         asyncio.run(produce({"bootstrap_servers": kafka_bootstrap}, topics[source], records))
         counts[SOURCE_OF[source]] = len(records)
     logs = tmp_path / "logs"

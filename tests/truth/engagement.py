@@ -224,6 +224,17 @@ def scenario(seed: int, leads: int, base_ms: int) -> Scenario:
     return sc
 
 
+def message_key(source: str, e: dict[str, Any]) -> bytes:
+    """The key each source's topic documents for the scenario's event (docs: reference/topics)."""
+    if source == "calls":
+        return str(e["rep_id"]).encode()
+    if source == "email":
+        return str(e["campaign_id"]).encode()
+    if source == "crm":
+        return str(e.get("opportunity_id") or e["lead_id"]).encode()
+    return str(e.get("lead_id") or e["campaign_id"]).encode()
+
+
 def ms(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() * 1000)
 

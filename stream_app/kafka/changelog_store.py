@@ -115,9 +115,7 @@ class FaustTableStore:
         if not outbox:
             return
         by_partition: dict[int, list[tuple[bytes, bytes | None, None]]] = {}
-        writes: dict[int, list[tuple[str, Value | None, int]]] = {}
         for key, value, partition in outbox:
-            writes.setdefault(partition, []).append((key, value, partition))
             # Bytes as Faust's json codec writes them, and a real tombstone (None) on delete,
             # which Faust's serializer would turn into b"null".
             # orjson hands back its 4 KiB working buffer whatever the record's size (traced
@@ -147,7 +145,7 @@ class FaustTableStore:
             # Dropped, the changelog would lack them while later writes landed, and a
             # restart would read a state that never was. A partition partly queued sends
             # some of its writes twice, in order: the same values, harmless to a replay.
-            again = [w for p, ws in writes.items() if p not in handed for w in ws]
+            again = [write for write in outbox if write[2] not in handed]
             self.outbox[:0] = again
             self.drained -= len(again)
             raise

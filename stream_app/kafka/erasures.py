@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -112,10 +112,12 @@ class ErasureWatch:
             await consumer.stop()
 
     async def before_batch(self) -> None:
-        """Before the stage applies a batch: the list as it stands (read whole the first
-        time), so no event of an erased lead is applied, after a restart or in a replay. A
-        list that cannot be read fails the batch, which is read again."""
-        await self._apply()
+        """Before the stage applies its first batch: the whole list, so no event of an erased
+        lead is applied after a restart or in a replay (a list that cannot be read fails the
+        batch, which is read again). Later additions come with the ticks: what a lead's
+        events rebuilt in between is deleted with the rest of its state."""
+        if self.consumer is None:
+            await self._apply()
 
     async def tick(self) -> None:
         try:
@@ -129,7 +131,7 @@ class ErasureWatch:
             return
         engine, family = self.ctx.engine, self.ctx.engine.family
         engine.erased |= fresh.keys()  # first: no later event of theirs is applied
-        entries: dict[str, list[str]] = defaultdict(list)
+        entries: Counter[str] = Counter()
         tombstones: list[Awaitable[Any]] = []
         forget = getattr(family, "erased_records", None)
         for key, entity, digest in erased_entities(engine.store.keys("e/"), set(fresh)):
@@ -137,7 +139,7 @@ class ErasureWatch:
             if value is None:
                 continue
             engine.store.delete(key, value["p"])
-            entries[digest].append(key)
+            entries[digest] += 1
             for role, record_key in forget(entity) if forget is not None else []:
                 topic = self.ctx.outputs[role].topic
                 tombstones.append(await self.ctx.produce(topic, record_key, None))
@@ -152,7 +154,7 @@ class ErasureWatch:
                 "stage": self.stage,
                 "worker": self.ctx.settings.worker_id or f"port-{self.ctx.settings.port_offset}",
                 "at": now,
-                "state_entries": len(entries.get(digest, [])),
+                "state_entries": entries[digest],
             }
             audit = self.ctx.settings.erasure_audit_topic
             confirms.append(await self.ctx.produce(audit, digest.encode(), orjson.dumps(body)))
@@ -161,7 +163,7 @@ class ErasureWatch:
         log.info(
             "erasure list: %d leads applied, %d state entries deleted",
             len(fresh),
-            sum(len(keys) for keys in entries.values()),
+            entries.total(),
         )
 
 

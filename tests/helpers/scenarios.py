@@ -8,6 +8,7 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from stream_app.demo.traffic import Produced, produce
 from stream_app.families.calls.demo import ScenarioConfig, scenario
@@ -16,11 +17,13 @@ from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
 from stream_app.kafka.topics import ensure_topics
 from stream_app.settings import Settings
 from tests.helpers.hostile import Bad, mix
+from tests.helpers.support import isolated_env
 from tests.truth.calls import Truth, compute
 from tests.truth.crm import CrmTruth
 from tests.truth.crm import compute as crm_truth
 from tests.truth.email import EmailTruth
 from tests.truth.email import compute as email_truth
+from tests.truth.engagement import ENGAGEMENT_FILE
 
 
 @dataclass
@@ -138,3 +141,17 @@ def produce_mixed(
     kept = [r for r in records if isinstance(r, Produced)]
     kept_at = [at for r, at in zip(records, placed, strict=True) if isinstance(r, Produced)]
     return ScenarioRun(kept, kept_at, truth_of(kept, kept_at, s)), bad
+
+
+def engagement_env(bootstrap: str, folder: Path) -> dict[str, str]:
+    """Settings for the engagement scenario (`tests.truth.engagement`) across its stages: its
+    engagement file, and graces and horizons that take its three weeks of shuffled history."""
+    config = folder / "engagement.yml"
+    config.write_text(ENGAGEMENT_FILE)
+    return isolated_env(
+        bootstrap,
+        ISALES_ENGAGEMENT_FILE=str(config),
+        ISALES_REACH_GRACE_SECONDS=str(365 * 86_400),
+        ISALES_CRM_GRACE_SECONDS=str(365 * 86_400),
+        ISALES_DEDUPE_RETENTION_HOURS=str(30 * 24),
+    )

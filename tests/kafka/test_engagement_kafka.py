@@ -19,11 +19,10 @@ import pytest
 from stream_app.demo.traffic import Produced, produce
 from stream_app.kafka.topics import ensure_topics
 from tests.helpers.checks import progress, settled
-from tests.helpers.scenarios import settings_for
+from tests.helpers.scenarios import engagement_env, settings_for
 from tests.helpers.support import (
     Samples,
     WorkerProc,
-    isolated_env,
     latest_by_key,
     metric_sum,
     promtool_check_metrics,
@@ -32,7 +31,6 @@ from tests.helpers.support import (
 )
 from tests.truth.engagement import (
     DAY,
-    ENGAGEMENT_FILE,
     NOT_WINNING,
     SEGMENTS,
     Truth,
@@ -103,16 +101,7 @@ def _settled(w: WorkerProc) -> Callable[[], bool]:
 @pytest.fixture(scope="module")
 def run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     logs = tmp_path_factory.mktemp("engagement")
-    config = logs / "engagement.yml"
-    config.write_text(ENGAGEMENT_FILE)
-    env = isolated_env(
-        kafka_bootstrap,
-        ISALES_ENGAGEMENT_FILE=str(config),
-        ISALES_REACH_GRACE_SECONDS=str(365 * 86_400),
-        ISALES_CRM_GRACE_SECONDS=str(365 * 86_400),
-        # The scenario is three weeks of history in shuffled order: within every dedupe horizon.
-        ISALES_DEDUPE_RETENTION_HOURS=str(30 * 24),
-    )
+    env = engagement_env(kafka_bootstrap, logs)
     want, counts = _produce(env, seed=3)
     workers = {
         name: WorkerProc(env, logs, f"{name}-0", name).start()

@@ -9,8 +9,6 @@ handoff and segment totals the team already had are unchanged."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,17 +19,16 @@ from stream_app.demo.traffic import Produced, produce
 from stream_app.kafka.topics import ensure_topics
 from stream_app.spine.erasure import lead_hash
 from tests.helpers.checks import progress, settled
-from tests.helpers.scenarios import settings_for
+from tests.helpers.scenarios import engagement_env, settings_for
 from tests.helpers.support import (
-    ROOT,
     Samples,
     WorkerProc,
-    isolated_env,
+    cli,
     metric_sum,
     read_topic,
     wait_for,
 )
-from tests.truth.engagement import DAY, ENGAGEMENT_FILE, message_key, scenario
+from tests.truth.engagement import DAY, message_key, scenario
 
 pytestmark = pytest.mark.kafka
 
@@ -78,15 +75,7 @@ def _changelog_keys(bootstrap: str, topic: str, lead: str) -> dict[str, bytes | 
 
 
 def test_erase_a_lead_while_the_stages_run(kafka_bootstrap: str, tmp_path: Path) -> None:
-    config = tmp_path / "engagement.yml"
-    config.write_text(ENGAGEMENT_FILE)
-    env = isolated_env(
-        kafka_bootstrap,
-        ISALES_ENGAGEMENT_FILE=str(config),
-        ISALES_REACH_GRACE_SECONDS=str(365 * 86_400),
-        ISALES_CRM_GRACE_SECONDS=str(365 * 86_400),
-        ISALES_DEDUPE_RETENTION_HOURS=str(30 * 24),
-    )
+    env = engagement_env(kafka_bootstrap, tmp_path)
     s = settings_for(env)
     asyncio.run(ensure_topics(s))
     sc = scenario(5, 12, int(time.time() * 1000) - 20 * DAY)
@@ -122,15 +111,7 @@ def test_erase_a_lead_while_the_stages_run(kafka_bootstrap: str, tmp_path: Path)
         kpi = _latest(kafka_bootstrap, s.kpi_engagement_topic)
         assert kpi.get(lead.encode()) is not None  # the lead is there to erase
 
-        erased = subprocess.run(
-            [sys.executable, "-m", "stream_app", "erase", "--lead", lead, "--timeout", "90"],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
+        erased = cli(env, "erase", "--lead", lead, "--timeout", "90", timeout=180)
         assert erased.returncode == 0, erased.stdout[-2000:] + erased.stderr[-2000:]
         assert lead not in erased.stdout + erased.stderr  # the hash, never the id
         assert f"{s.calls_topic}: gone by" in erased.stdout  # what only retention removes
@@ -197,18 +178,10 @@ def test_erase_a_lead_while_the_stages_run(kafka_bootstrap: str, tmp_path: Path)
             w.stop()
 
     # A replay of the engagement stage under a new app id does not bring the lead back.
-    replayed = subprocess.run(
-        [
-            sys.executable,
-            *("-m", "stream_app", "replay", "--pipeline", "engagement"),
-            *("--topic-suffix", ".replay", "--timeout", "300"),
-        ],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    replayed = cli(
+        env,
+        *("replay", "--pipeline", "engagement", "--topic-suffix", ".replay", "--timeout", "300"),
         timeout=400,
-        check=False,
     )
     assert replayed.returncode == 0, replayed.stderr[-3000:]
     again = _latest(kafka_bootstrap, s.kpi_engagement_topic + ".replay")

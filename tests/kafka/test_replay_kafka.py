@@ -3,8 +3,6 @@ KPI topic; `stream-app diff-kpis` says so (and says so when they differ)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from tests.helpers.scenarios import produce_scenario, settings_for
 from tests.helpers.support import (
     ROOT,
     WorkerProc,
+    cli,
     isolated_env,
     latest_by_key,
     read_topic,
@@ -22,18 +21,6 @@ from tests.helpers.support import (
 )
 
 pytestmark = pytest.mark.kafka
-
-
-def cli(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "stream_app", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize("processes", [1, 2])

@@ -281,10 +281,6 @@ class LeadFamily:
             team = summary.team[2]
         return rep, team
 
-    def last_touch_ms(self, state: State) -> int | None:
-        times = [t[0] for t in state["t"].values()]
-        return max(times) if times else None
-
     def reach_view(
         self,
         state: State,

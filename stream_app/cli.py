@@ -214,6 +214,14 @@ def cmd_erase(args: argparse.Namespace) -> int:
     return run_erase(_settings(), sorted(set(leads)), args.timeout)
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from stream_app.importer.run import main_import
+
+    return main_import(
+        _settings(), args.vendor, args.since, args.until, args.fresh, args.progress_every
+    )
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from stream_app.tools.replay import main_replay
 
@@ -481,6 +489,30 @@ def main(argv: list[str] | None = None) -> int:
         "on a machine with more cores",
     )
 
+    importing = sub.add_parser(
+        "import",
+        help="bring a vendor's history in from its REST API (Aircall calls, Twilio calls, "
+        "HubSpot deals), counted once with the webhooks; resumable; exit 0 once the whole "
+        "range is in",
+    )
+    importing.add_argument(
+        "--vendor",
+        action="append",
+        choices=("aircall", "twilio", "hubspot"),
+        required=True,
+        help="repeat for several (calls of Aircall and Twilio are merged in event-time order)",
+    )
+    importing.add_argument(
+        "--since", required=True, help="ISO 8601 date or time (UTC unless given), or <n>d ago"
+    )
+    importing.add_argument("--until", default=None, help="as --since; default: now")
+    importing.add_argument(
+        "--fresh", action="store_true", help="ignore a checkpoint of the same range and start over"
+    )
+    importing.add_argument(
+        "--progress-every", type=float, default=10.0, metavar="S", help="seconds between lines"
+    )
+
     erase = sub.add_parser(
         "erase",
         help="erase leads on request from everything the service controls, while it runs; "
@@ -566,6 +598,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": cmd_demo,
         "schemas": cmd_schemas,
         "replay": cmd_replay,
+        "import": cmd_import,
         "erase": cmd_erase,
         "diff-kpis": cmd_diff_kpis,
         "up": cmd_up,

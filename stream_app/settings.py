@@ -18,6 +18,7 @@ from stream_app.families.crm.settings import CrmSettings
 from stream_app.families.email.settings import EmailSettings
 from stream_app.families.engagement.settings import EngagementSettings
 from stream_app.gateway.settings import GatewaySettings
+from stream_app.importer.settings import ImportSettings
 from stream_app.settings_base import CONFIG, split_list
 from stream_app.spine.windows import WindowSpec, parse_window_spec, parse_windows
 
@@ -512,6 +513,7 @@ class Settings(
     EngagementSettings,
     VendorSettings,
     GatewaySettings,
+    ImportSettings,
     SpineSettings,
 ):
     """The service's one settings object: the spine's and every family's. Adding a family's

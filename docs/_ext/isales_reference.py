@@ -26,6 +26,7 @@ from stream_app.families.crm.settings import CrmSettings
 from stream_app.families.email.settings import EmailSettings
 from stream_app.families.engagement.settings import EngagementSettings
 from stream_app.gateway.settings import GatewaySettings
+from stream_app.importer.settings import ImportSettings
 from stream_app.settings import Settings, SpineSettings
 
 PAGE = Path("reference") / "configuration.md"
@@ -39,6 +40,7 @@ GROUPS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("Engagement", EngagementSettings),
     ("Vendors", VendorSettings),
     ("Gateway", GatewaySettings),
+    ("Import", ImportSettings),
 )
 """The page's sections, in order: one per settings mixin of `Settings`."""
 

@@ -169,6 +169,7 @@ def test_the_page_renders_cleanly_in_myst(page: str) -> None:
         "Engagement",
         "Vendors",
         "Gateway",
+        "Import",
         "Read outside the settings",
     ]
 

@@ -50,6 +50,7 @@ from stream_app.importer import Raw, aircall, hubspot, twilio
 from stream_app.importer.http import Api, ImportStopped
 from stream_app.kafka.client_config import aiokafka_options
 from stream_app.kafka.partitioner import KafkaPartitioner
+from stream_app.kafka.topics import ensure_topics
 from stream_app.settings import Settings
 from stream_app.spine.clock import SystemClock
 from stream_app.spine.dead_letter import side_record
@@ -256,6 +257,9 @@ class Importer:
 
     async def run(self) -> None:
         s, cp = self.s, self.cp
+        # Day one may come before any worker has run: the topics as the service makes them,
+        # not as a broker's auto-creation would.
+        await ensure_topics(s)
         base = {
             "aircall": s.aircall_api_url,
             "twilio": s.twilio_api_url,

@@ -40,6 +40,7 @@ from typing import Any
 import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from stream_app.adapters.hubspot import OBJECTS
@@ -396,7 +397,8 @@ def main_import(
     importer = Importer(s, cp, progress_every_s)
     try:
         asyncio.run(importer.run())
-    except ImportStopped as exc:
+    except (ImportStopped, KafkaError) as exc:
+        # Kafka refusing a batch is a stop like an API outage: the checkpoint is before it.
         print(f"stopped: {exc}. Run the same command again to resume.", file=sys.stderr)
         return EXIT_STOPPED
     counts = importer.translate.counts

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections import Counter
+from typing import Any, Protocol
 
 import orjson
 
@@ -133,3 +134,28 @@ def kpi_key_of(rep: str, window: str, start: int) -> bytes:
         {"kpi": "calls", "rep_id": rep, "window": window, "window_start_ms": start},
         option=orjson.OPT_SORT_KEYS,
     )
+
+
+class ScriptedCalls(Protocol):
+    """A vendor script's call truth per rep, counted from its facts."""
+
+    dials: Counter[str]
+    connects: Counter[str]
+    machines: Counter[str]
+    talk: Counter[str]
+
+
+def check_call_totals(samples: Samples, sc: ScriptedCalls) -> None:
+    """Each scripted rep's all-time call counters equal the script's."""
+    for rep in sc.dials:
+        got = {
+            name: metric_sum(samples, f"isales_calls_{name}_total", rep=rep)
+            for name in ("dials", "connects", "machine_answers", "talk_seconds")
+        }
+        want = {
+            "dials": sc.dials[rep],
+            "connects": sc.connects[rep],
+            "machine_answers": sc.machines[rep],
+            "talk_seconds": sc.talk[rep],
+        }
+        assert got == want, rep

@@ -42,9 +42,11 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from aiohttp import web
 
 from stream_app.kafka.local_broker import free_port
+from tests.helpers.hubspot_script import Deals
 
 AIRCALL_ID, AIRCALL_TOKEN = "aircall-api-id", "aircall-api-token"
 TWILIO_SID, TWILIO_TOKEN = "AC" + "a" * 32, "twilio-auth-token"
@@ -347,3 +349,10 @@ def deal_from_webhooks(events: list[dict[str, Any]], deal_id: int) -> dict[str, 
         "archived": False,
         "associations": {"contacts": {"results": contacts}},
     }
+
+
+def api_deals(script: Deals) -> list[dict[str, Any]]:
+    """The scripted deals as the CRM API lists them."""
+    events = [e for body in script.bodies + script.links for e in orjson.loads(body)]
+    ids = sorted({e["objectId"] for e in events if e["subscriptionType"] == "deal.creation"})
+    return [deal_from_webhooks(events, i) for i in ids]

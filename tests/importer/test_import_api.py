@@ -19,10 +19,11 @@ import aiohttp
 import orjson
 import pytest
 
-from stream_app.adapters.hubspot_objects import HubSpotObjectsFamily, ObjectChange, Owner
+from stream_app.adapters.hubspot_objects import ObjectChange
 from stream_app.importer import Raw, aircall, hubspot, twilio
 from stream_app.importer.http import Api, DailyLimit, ImportStopped, retry_after_s
 from stream_app.importer.run import Out, Translate, parse_time
+from stream_app.registry import spec_for
 from stream_app.settings import Settings
 from tests.helpers.hubspot_script import OWNERS, PORTAL, SDRS, deals
 from tests.helpers.vendor_api import (
@@ -32,7 +33,7 @@ from tests.helpers.vendor_api import (
     TWILIO_SID,
     TWILIO_TOKEN,
     VendorApis,
-    deal_from_webhooks,
+    api_deals,
     rfc2822,
     serving,
 )
@@ -255,23 +256,14 @@ def test_twilio_calls_are_their_status_callbacks_with_the_rep_of_the_softphone(
 
 def scripted_deals(count: int) -> tuple[list[dict[str, Any]], Any]:
     script = deals(random.Random(11), T0 + 10 * 3_600_000, count=count, batches=min(15, count * 4))
-    events = [e for body in script.bodies + script.links for e in orjson.loads(body)]
-    ids = sorted({e["objectId"] for e in events if e["subscriptionType"] == "deal.creation"})
-    return [deal_from_webhooks(events, i) for i in ids], script
+    return api_deals(script), script
 
 
 def crm_events(s: Settings, out: list[Out]) -> list[dict[str, Any]]:
     """What the HubSpot object stage emits for the records, in order (its merge and emit,
     as the stage applies them)."""
-    family = HubSpotObjectsFamily(
-        owners={k: Owner(**v) for k, v in OWNERS.items()},
-        handoff_stages=s.hubspot_handoff_stages,
-        accepted_stages=s.hubspot_accepted_stages,
-        won_stages=s.hubspot_won_stages,
-        lost_stages=s.hubspot_lost_stages,
-        discovery=s.hubspot_discovery,
-        currency=s.hubspot_currency,
-    )
+    owners = Settings(hubspot_owners=OWNERS, hubspot_discovery=s.hubspot_discovery)
+    family = spec_for(owners, "hubspot-objects").family
     state: dict[str, Any] = {}
     emitted = []
     for o in out:

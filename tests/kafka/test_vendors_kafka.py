@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import orjson
 import pytest
 
-from tests.helpers.checks import progress, settled
+from tests.helpers.checks import check_call_totals, progress, settled
 from tests.helpers.gateway import AIRCALL_TOKEN, Gateway, running_gateway
 from tests.helpers.hubspot_script import OWNERS, SDRS, deals
 from tests.helpers.scenarios import settings_for
@@ -334,19 +334,7 @@ def test_every_signed_request_is_taken_and_every_forged_one_refused(run: Run) ->
 
 
 def test_call_kpis_equal_the_scripted_calls(run: Run) -> None:
-    sc = run.script
-    for rep in sc.dials:
-        got = {
-            name: metric_sum(run.calls, f"isales_calls_{name}_total", rep=rep)
-            for name in ("dials", "connects", "machine_answers", "talk_seconds")
-        }
-        want = {
-            "dials": sc.dials[rep],
-            "connects": sc.connects[rep],
-            "machine_answers": sc.machines[rep],
-            "talk_seconds": sc.talk[rep],
-        }
-        assert got == want, rep
+    check_call_totals(run.calls, run.script)
 
 
 def test_email_kpis_equal_the_scripted_messages(run: Run) -> None:

@@ -39,7 +39,7 @@ from typing import Any
 
 import aiohttp
 import orjson
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
@@ -52,11 +52,18 @@ from stream_app.importer.http import Api, ImportStopped
 from stream_app.kafka.client_config import aiokafka_options
 from stream_app.kafka.partitioner import KafkaPartitioner
 from stream_app.kafka.topics import ensure_topics
+from stream_app.registry import spec_for
 from stream_app.settings import Settings
 from stream_app.spine.clock import SystemClock
 from stream_app.spine.dead_letter import side_record
 
 VENDORS = ("aircall", "twilio", "hubspot")
+
+
+class TooOld(Exception):
+    """The range is older than the topics it would be written to can still count."""
+
+
 WINDOWED = ("aircall", "twilio")
 EXIT_DONE, EXIT_STOPPED, EXIT_USAGE = 0, 1, 2
 
@@ -211,6 +218,74 @@ def _duration(seconds: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+def _event_ms(value: bytes | None) -> int | None:
+    try:
+        at = orjson.loads(value or b"null").get("occurred_at")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    if isinstance(at, int):
+        return at
+    try:
+        return int(datetime.fromisoformat(str(at).replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+async def newest_event_ms(
+    s: Settings, producer: AIOKafkaProducer, topic: str, wait_s: float = 10.0
+) -> int | None:
+    """The newest event time among the last record of each partition of `topic` (what its
+    partitions' watermarks are about), or None if it is empty."""
+    consumer = AIOKafkaConsumer(**aiokafka_options(s), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = sorted(await producer.partitions_for(topic))  # waits for the metadata
+        tps = [TopicPartition(topic, p) for p in parts]
+        ends = await consumer.end_offsets(tps) if tps else {}
+        live = {tp for tp, end in ends.items() if end > 0}
+        if not live:
+            return None
+        consumer.assign(list(live))
+        for tp in live:
+            consumer.seek(tp, ends[tp] - 1)
+        newest: int | None = None
+        deadline = time.monotonic() + wait_s
+        while live and time.monotonic() < deadline:
+            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+                live.discard(tp)
+                for record in records:
+                    at = _event_ms(record.value)
+                    newest = at if newest is None or (at is not None and at > newest) else newest
+        return newest
+    finally:
+        await consumer.stop()
+
+
+async def too_old(
+    s: Settings, producer: AIOKafkaProducer, vendors: list[str], since_ms: int
+) -> list[str]:
+    """Why the range would be expired where it is written: a pipeline counts nothing that is
+    more than its dedupe horizon behind the newest event of its partition, so history written
+    behind newer events does not count (docs/operations/backfills.md, "Day one")."""
+    checks = []
+    if any(v in WINDOWED for v in vendors):
+        checks.append((s.calls_topic, spec_for(s, "calls").dedupe_hours))
+    if "hubspot" in vendors:
+        checks.append((s.vendor_hubspot_objects_topic, s.hubspot_retention_hours))
+    out = []
+    for topic, hours in checks:
+        newest = await newest_event_ms(s, producer, topic)
+        if newest is not None and since_ms < newest - hours * 3_600_000:
+            out.append(
+                f"{topic} already holds events up to {_day(newest)} UTC: what happened before "
+                f"{_day(int(newest - hours * 3_600_000))} is more than its dedupe horizon "
+                f"({hours:g} h) behind them and would be expired, not counted. Import before "
+                'newer events reach it (docs/operations/backfills.md, "Day one"), or --since '
+                "later"
+            )
+    return out
+
+
 def checkpoint_path(s: Settings, vendors: list[str], since_ms: int) -> Path:
     stamp = datetime.fromtimestamp(since_ms / 1000, UTC).strftime("%Y%m%dT%H%M%SZ")
     return s.data_dir / "imports" / f"{'+'.join(vendors)}-{stamp}.json"
@@ -286,6 +361,9 @@ class Importer:
             )
             await producer.start()
             stack.push_async_callback(producer.stop)
+            # Only before the first record: on a resume the newest are the import's own.
+            if not cp.records and (reasons := await too_old(s, producer, cp.vendors, cp.since_ms)):
+                raise TooOld("; ".join(reasons))
             self.progress = Progress(cp, self.progress_every_s, self.api)
             ticker = asyncio.create_task(self.progress.run())
             try:
@@ -397,6 +475,9 @@ def main_import(
     importer = Importer(s, cp, progress_every_s)
     try:
         asyncio.run(importer.run())
+    except TooOld as exc:
+        print(f"refused: {exc}.", file=sys.stderr)
+        return EXIT_USAGE
     except (ImportStopped, KafkaError) as exc:
         # Kafka refusing a batch is a stop like an API outage: the checkpoint is before it.
         print(f"stopped: {exc}. Run the same command again to resume.", file=sys.stderr)

@@ -15,6 +15,7 @@ references document them (tests/helpers/vendor_api.py cites them).
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import time
@@ -26,6 +27,7 @@ from urllib.parse import urlencode
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from tests.helpers.checks import check_call_totals, progress, settled
 from tests.helpers.gateway import AIRCALL_TOKEN, Gateway, running_gateway
@@ -352,3 +354,47 @@ def test_an_interrupted_import_resumes_to_the_same_records(
     assert got == want
     assert want["ISALES_CALLS_TOPIC"] and want["ISALES_VENDOR_HUBSPOT_OBJECTS_TOPIC"]
     assert not want["ISALES_DLQ_TOPIC"]
+
+
+def test_history_behind_newer_calls_is_refused_with_the_reason(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """A calls topic that already holds a call of now: importing from three days ago would put
+    calls more than the dedupe horizon (25 h) behind it, which count nowhere (README, "How
+    exactness works"); the import says so and writes nothing. From within the horizon, it runs."""
+    now = int(time.time() * 1000)
+    env = isolated_env(kafka_bootstrap)
+    with serving(VendorApis()) as apis:
+        env |= apis.env()
+        live = {
+            "event_id": "aircall:1:call.created",
+            "occurred_at": now,
+            "call_id": "aircall:1",
+            "rep_id": "aircall-456",
+            "team_id": "aircall-team-3",
+            "direction": "outbound",
+            "status": "initiated",
+            "started_at": now,
+        }
+        first = cli(env, "topics")
+        assert first.returncode == 0, first.stderr
+        send(kafka_bootstrap, env["ISALES_CALLS_TOPIC"], b"aircall-456", orjson.dumps(live))
+        old = cli(env, "import", "--vendor", "aircall", "--since", iso(now - 3 * 1440 * MINUTE))
+        assert old.returncode == 2, old.stderr[-2000:]
+        assert "refused" in old.stderr and "dedupe horizon (25 h)" in old.stderr
+        assert apis.requests["aircall"] == 0
+        recent = cli(env, "import", "--vendor", "aircall", "--since", iso(now - 600 * MINUTE))
+        assert recent.returncode == 0, recent.stderr[-2000:]
+    assert len(read_topic(kafka_bootstrap, env["ISALES_CALLS_TOPIC"])) == 1
+
+
+def send(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
+    async def run() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, value, key=key)
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())

@@ -223,10 +223,32 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    if args.cleanup:
+        from rich.console import Console
+
+        from stream_app.tools.replay_cleanup import cleanup
+
+        if not args.app_id:
+            print("stream-app replay --cleanup: which replay? --app-id ID", file=sys.stderr)
+            return 2
+        console = Console(soft_wrap=True, highlight=False)
+        return cleanup(_settings(), args.app_id, args.topic_suffix, console)
     from stream_app.tools.replay import main_replay
 
+    if not args.pipeline:
+        print("stream-app replay: --pipeline P (repeatable) or --cleanup", file=sys.stderr)
+        return 2
+    if not args.progress_every > 0:
+        print("stream-app replay: --progress-every wants seconds > 0", file=sys.stderr)
+        return 2
     return main_replay(
-        _settings(), args.pipeline, args.app_id, args.topic_suffix, args.timeout, args.processes
+        _settings(),
+        args.pipeline,
+        args.app_id,
+        args.topic_suffix,
+        args.timeout,
+        args.processes,
+        args.progress_every,
     )
 
 
@@ -464,20 +486,29 @@ def main(argv: list[str] | None = None) -> int:
     replay = sub.add_parser(
         "replay",
         help="rebuild pipelines' state and KPI records from the start of their sources, under a "
-        "new app id (new consumer group and changelogs); exit 0 once caught up",
+        "new app id (new consumer group and changelogs), beside the live workers; exit 0 once "
+        "caught up. --cleanup removes what a replay left",
     )
     replay.add_argument(
         "--pipeline",
         action="append",
         choices=registry.names(),
-        required=True,
+        default=None,
         help="repeat for chained stages (crm-attribution and crm)",
     )
-    replay.add_argument("--app-id", default=None, help="default: <ISALES_APP_ID>-replay-<time>")
+    replay.add_argument(
+        "--app-id",
+        default=None,
+        help="letters, digits, '.', '_', '-'; never the live ISALES_APP_ID (default: "
+        "<ISALES_APP_ID>-replay-<time>)",
+    )
     replay.add_argument(
         "--topic-suffix",
         default=None,
-        help="write every output topic under <name><suffix> instead (to diff-kpis them)",
+        help="write every output topic, the dead-letter and late topics included, under "
+        "<name><suffix> instead (to diff-kpis them). Without it the KPI topics are rewritten in "
+        "place (their keys are deterministic) and everything else the replay writes (dead-letter "
+        "and late copies, topics between stages) goes to <name>.<app id>, never to a live topic",
     )
     replay.add_argument("--timeout", type=float, default=24 * 3600.0, help="seconds")
     replay.add_argument(
@@ -487,6 +518,22 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="N worker processes per replayed pipeline (one consumer group), for a backfill "
         "on a machine with more cores",
+    )
+    replay.add_argument(
+        "--progress-every",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="when the output is not a terminal (a log, a pipe): one progress line per "
+        "pipeline this often (10)",
+    )
+    replay.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="with --app-id: remove the replay's consumer groups, changelog and renamed topics, "
+        "state and log folders (from its manifest under ISALES_DATA_DIR/replays/, and the "
+        "broker's groups and topics named for the app id), never a live one, nothing while its "
+        "groups have members; exit 0 when nothing is left",
     )
 
     importing = sub.add_parser(

@@ -205,7 +205,7 @@ class Service:
             spec.source, partitions=s.partitions, key_serializer="raw", value_serializer="raw"
         )
         self.table = app.Table(
-            f"{spec.name}-state",
+            spec.table,
             default=None,
             partitions=s.partitions,
             options=rocksdb_options(s) if s.store == "rocksdb" else None,

@@ -106,3 +106,14 @@ class PipelineSpec:
     """The pipeline's own grace (CRM decisions come days late); None: ISALES_GRACE_SECONDS."""
     windows: tuple[str, ...] | None = None
     """The pipeline's own window sizes; None: ISALES_WINDOWS."""
+
+    @property
+    def table(self) -> str:
+        """The state table's name; Faust names its changelog `<app_id>-<table>-changelog`."""
+        return f"{self.name}-state"
+
+    @property
+    def internal_topics(self) -> tuple[str, str]:
+        """The topics Faust creates for the pipeline's app id: the state changelog and the
+        (empty) leader-election topic."""
+        return f"{self.app_id}-{self.table}-changelog", f"{self.app_id}-__assignor-__leader"

@@ -1,12 +1,16 @@
 """`stream-app replay`: rebuild pipelines' state and KPI records from the start of their source
-topics, under a new application id (a new consumer group and new changelogs), with progress.
+topics, under a new application id (a new consumer group and new changelogs), with progress,
+leaving the live system alone.
 
-The replay is a worker like any other, started as a subprocess with another `ISALES_APP_ID`; it
-counts from offset 0 (the source's earliest) and this command follows its `/metrics` until every
-partition has reached the end offset it had when the replay began and the worker has settled,
-then stops it. KPI records have deterministic keys, so by default a replay rewrites the live
-KPI topics with what the current settings compute; `--topic-suffix` writes every output topic
-of the replayed pipelines under another name instead, for `stream-app diff-kpis`.
+The replay is a worker like any other, started as a subprocess with another `ISALES_APP_ID` on a
+free port, its output in a log under `ISALES_DATA_DIR/replays/<app id>/`; it counts from offset 0
+(the source's earliest) and this command follows its `/metrics` until every partition has reached
+the end offset it had when the replay began and the worker has settled, then stops it. KPI
+records have deterministic keys, so by default a replay rewrites the live KPI topics with what
+the current settings compute; `--topic-suffix` writes every output topic of the replayed
+pipelines under another name instead, for `stream-app diff-kpis`. Dead-letter and late copies are
+appended, never keyed, so they never go to the live topics (`replay_plan`). What the replay
+leaves is written to a manifest first; `replay --cleanup` removes it (`replay_cleanup`).
 """
 
 from __future__ import annotations
@@ -18,27 +22,24 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
 
 from stream_app.kafka.client_config import aiokafka_options
+from stream_app.kafka.topics import ensure_topics
 from stream_app.ops.supervisor import free_member_port, member_ports
 from stream_app.registry import spec_for
 from stream_app.settings import Settings
 from stream_app.spine.pipeline import PipelineSpec
+from stream_app.tools.replay_plan import Plan, plan
+from stream_app.tools.replay_progress import Counts, Reporter, reporter
 
-EXIT_DONE, EXIT_FAILED = 0, 1
+EXIT_DONE, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+LOG_TAIL_LINES = 20
 
 
 @dataclass
@@ -47,18 +48,27 @@ class Stage:
     ports: list[int]
     """One per worker process (`--processes`)."""
     proc: subprocess.Popen[bytes]
+    log: Path
     begin: dict[int, int]
     end: dict[int, int]
-    tasks: dict[int, TaskID]
+    follows: bool
+    """The source is a topic only this replay writes (an upstream stage's renamed output): it
+    has no end offset to reach; the stage is caught up once it has applied what the source
+    held a poll earlier."""
+    before: dict[int, float] = field(default_factory=dict)
+    """`follows`: the source's end offset per partition at the previous poll."""
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}/metrics" for port in self.ports]
 
     def scrape(self) -> dict[str, dict[str, float]] | None:
         """`isales_next_offset` per partition and the lag, over every process (a partition
         counts as where the furthest of them has it), or None if one does not answer."""
         out: dict[str, dict[str, float]] = {"next": {}, "lag": {}}
-        for port in self.ports:
+        for url in self.urls:
             try:
-                url = f"http://127.0.0.1:{port}/metrics"
-                with urllib.request.urlopen(url, timeout=5) as response:
+                with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
                     text = response.read().decode()
             except OSError:
                 return None
@@ -75,6 +85,40 @@ class Stage:
                     out["next"][part] = nxt
                     out["lag"][part] = found["lag"].get(part, 0.0)
         return out
+
+    def counts(self, scraped: dict[str, dict[str, float]]) -> tuple[dict[int, Counts], bool]:
+        """Records applied of how many per partition, and whether every partition is caught
+        up. A source the live system writes counts to its end offset at the start: live
+        traffic arriving meanwhile does not hold the replay up."""
+        parts: dict[int, Counts] = {}
+        caught = True
+        for part in sorted(self.end):
+            nxt = scraped["next"].get(str(part))
+            if nxt is None:
+                caught = False
+                parts[part] = Counts(0, max(self.end[part] - self.begin[part], 0))
+                continue
+            if self.follows:
+                end_now = nxt + scraped["lag"].get(str(part), 0.0)
+                target = self.before.get(part)
+                self.before[part] = end_now
+                caught = caught and target is not None and nxt >= target
+                total = end_now
+            else:
+                total = self.end[part]
+                caught = caught and nxt >= total
+            parts[part] = Counts(
+                int(max(min(nxt, total) - self.begin[part], 0)),
+                int(max(total - self.begin[part], 0)),
+            )
+        return parts, caught
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
 
 
 _PORT_VARIABLES = tuple(
@@ -102,66 +146,57 @@ def _offsets(s: Settings, topic: str) -> tuple[dict[int, int], dict[int, int]]:
     return asyncio.run(run())
 
 
-def renamed_topics(s: Settings, specs: list[PipelineSpec], suffix: str) -> dict[str, str]:
-    """ISALES_* variables that rename every output topic of the replayed pipelines."""
-    outputs = {out.topic for spec in specs for out in spec.outputs.values()}
-    env = {}
-    for name, value in s.model_dump().items():
-        if name.endswith("_topic") and value in outputs:
-            env[f"ISALES_{name.upper()}"] = f"{value}{suffix}"
-    return env
-
-
 def replay(
     s: Settings,
-    pipelines: list[str],
-    app_id: str,
-    suffix: str | None,
+    the_plan: Plan,
     timeout_s: float,
     console: Console,
     processes: int = 1,
+    progress_every_s: float = 10.0,
 ) -> int:
-    specs = [spec_for(s, name) for name in pipelines]
-    env = {**os.environ, "ISALES_APP_ID": app_id}
+    env = {**os.environ, **the_plan.env}
     env.pop("ISALES_WORKER_ID", None)  # never share a live replica's state folder or identity
-    if suffix:
-        env.update(renamed_topics(s, specs, suffix))
     replay_settings = Settings.model_validate(
         {k.removeprefix("ISALES_").lower(): v for k, v in env.items() if k.startswith("ISALES_")}
         | {"KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers}
     )
-    stages: list[Stage] = []
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>8} records/s"),
-        TimeRemainingColumn(),
+    manifest = the_plan.write_manifest(s)
+    console.print(
+        f"manifest: {manifest} (`stream-app replay --cleanup --app-id {the_plan.app_id}` "
+        "removes what this replay leaves)",
+        markup=False,
     )
+    for live, renamed in sorted(the_plan.renamed.items()):
+        console.print(f"writes {renamed} instead of {live}", markup=False)
+    # The renamed topics with their configs (compacted KPI topics, the DLQ's record size)
+    # before any worker writes them, and a chained stage's source before it is read.
+    asyncio.run(ensure_topics(replay_settings))
+    written = set(the_plan.renamed.values())
+    stages: list[Stage] = []
     deadline = time.monotonic() + timeout_s
-    with Progress(*columns, console=console) as progress:
+    with reporter(console, progress_every_s) as progress:
         try:
-            for spec in [spec_for(replay_settings, name) for name in pipelines]:
+            for spec in [spec_for(replay_settings, name) for name in the_plan.pipelines]:
                 begin, end = _offsets(replay_settings, spec.source)
                 port = free_member_port(processes)
                 stage_env = {**env, **{name: str(port) for name in _PORT_VARIABLES}}
                 command = [sys.executable, "-m", "stream_app", "worker", "--pipeline", spec.name]
-                proc = subprocess.Popen(
-                    [*command, *(("--processes", str(processes)) if processes > 1 else ())],
-                    env=stage_env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-                tasks = {
-                    part: progress.add_task(
-                        f"{spec.name} {spec.source}[{part}]",
-                        total=max(end[part] - begin[part], 0),
-                        rate="-",
+                log = the_plan.log(spec.name)
+                with log.open("ab") as out:
+                    proc = subprocess.Popen(
+                        [*command, *(("--processes", str(processes)) if processes > 1 else ())],
+                        env=stage_env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
                     )
-                    for part in sorted(end)
-                }
                 ports = member_ports(port, processes)
-                stages.append(Stage(spec, ports, proc, begin, end, tasks))
+                stage = Stage(spec, ports, proc, log, begin, end, spec.source in written)
+                stages.append(stage)
+                progress.start(spec.name, time.monotonic())
+                console.print(
+                    f"{spec.name}: log {log}; metrics {', '.join(stage.urls)}", markup=False
+                )
             return _follow(stages, progress, deadline, replay_settings, console)
         finally:
             for stage in stages:
@@ -175,39 +210,23 @@ def replay(
 
 
 def _follow(
-    stages: list[Stage], progress: Progress, deadline: float, s: Settings, console: Console
+    stages: list[Stage], progress: Reporter, deadline: float, s: Settings, console: Console
 ) -> int:
-    seen: dict[tuple[str, int], tuple[float, float]] = {}
     settled_since: float | None = None
     while time.monotonic() < deadline:
         time.sleep(1.0)
         done = True
         for stage in stages:
             if stage.proc.poll() is not None:
-                console.print(
-                    f"[red]{stage.spec.name}: the replay worker exited {stage.proc.returncode}"
-                )
+                _exited(stage, console)
                 return EXIT_FAILED
             scraped = stage.scrape()
             if scraped is None:
                 done = False
                 continue
-            for part, task in stage.tasks.items():
-                nxt = scraped["next"].get(str(part))
-                lag = scraped["lag"].get(str(part))
-                if nxt is None:
-                    done = False
-                    continue
-                applied = max(nxt - stage.begin[part], 0)
-                now = time.monotonic()
-                before = seen.get((stage.spec.name, part))
-                rate = (
-                    "-" if before is None else f"{(applied - before[1]) / (now - before[0]):,.0f}"
-                )
-                seen[(stage.spec.name, part)] = (now, applied)
-                progress.update(task, completed=min(applied, stage.end[part]), rate=rate)
-                if nxt < stage.end[part] or (lag or 0) > 0:
-                    done = False
+            parts, caught = stage.counts(scraped)
+            progress.update(stage.spec.name, stage.spec.source, parts, time.monotonic())
+            done = done and caught
         if not done:
             settled_since = None
             continue
@@ -216,8 +235,20 @@ def _follow(
         # the last window and totals records, then stop.
         if time.monotonic() - settled_since >= s.kpi_update_interval_seconds * 3 + 2:
             return EXIT_DONE
-    console.print("[red]the replay did not finish within --timeout")
+    console.print("[red]the replay did not finish within --timeout[/red]")
+    for stage in stages:
+        console.print(f"{stage.spec.name}: log {stage.log}", markup=False)
     return EXIT_FAILED
+
+
+def _exited(stage: Stage, console: Console) -> None:
+    console.print(
+        f"{stage.spec.name}: the replay worker exited {stage.proc.returncode}; its log: "
+        f"{stage.log}, last lines:",
+        style="red",
+        markup=False,
+    )
+    console.print(stage.log_tail(), markup=False, highlight=False)
 
 
 def main_replay(
@@ -227,15 +258,23 @@ def main_replay(
     suffix: str | None,
     timeout_s: float,
     processes: int = 1,
+    progress_every_s: float = 10.0,
 ) -> int:
-    console = Console(stderr=True, soft_wrap=True)
+    console = Console(stderr=True, soft_wrap=True, highlight=False)
     app = app_id or f"{s.app_id}-replay-{time.strftime('%Y%m%d%H%M%S')}"
+    try:
+        the_plan = plan(s, pipelines, app, suffix)
+    except ValueError as exc:
+        console.print(f"stream-app replay: {exc}", markup=False)
+        return EXIT_REFUSED
     console.print(f"replaying {', '.join(pipelines)} from the start under app id {app}")
-    code = replay(s, pipelines, app, suffix, timeout_s, console, processes)
+    code = replay(s, the_plan, timeout_s, console, processes, progress_every_s)
     if code == EXIT_DONE:
         where = f"topics with suffix {suffix!r}" if suffix else "the KPI topics"
         console.print(
             f"done: state rebuilt under ISALES_APP_ID={app}, records on {where}. To run on "
-            f"from it, start the workers with ISALES_APP_ID={app}."
+            f"from it, start the workers with ISALES_APP_ID={app}; to drop it, "
+            f"`stream-app replay --cleanup --app-id {app}`.",
+            markup=False,
         )
     return code

@@ -189,6 +189,19 @@ class HubSpotObjectsFamily:
     def windowed(self, fact: str) -> bool:
         return False
 
+    def tally(self, event: ObjectChange) -> dict[str, int] | None:
+        """An owner change (deal or contact) to an owner the people directory, or without it
+        ISALES_HUBSPOT_OWNERS, does not list: counted as unmapped
+        (`isales_vendor_unmapped_events_total{vendor="hubspot"}`), so the gap shows before a
+        handoff lands under the unmapped rep."""
+        if event.change != "propertyChange" or event.property != OWNER or not event.value:
+            return None
+        if self.people is not None:
+            mapped = self.people.get().who("hubspot", event.value).mapped
+        else:
+            mapped = event.value in self.owners
+        return None if mapped else {"unmapped|hubspot": 1}
+
     # ---- what the state implies -----------------------------------------------------------
 
     def _owner(self, owner_id: str) -> Owner:

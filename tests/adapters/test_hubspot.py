@@ -450,3 +450,22 @@ def test_a_currency_that_comes_after_the_win_corrects_it_in_any_order() -> None:
         rng.shuffle(life)
         out = effective(run(life))["out"]
         assert (out["amount"], out["currency"]) == ("300.00", "JPY")
+
+
+def test_an_owner_change_to_an_owner_nobody_maps_is_counted_unmapped() -> None:
+    """docs/vendors/index.md, "People directory": an identity not listed is counted in
+    `isales_vendor_unmapped_events_total{vendor}`. For HubSpot the identity is the owner id of
+    an owner change (deal or contact); its handoffs land under `hubspot-unmapped`."""
+
+    def change(raw: dict[str, Any]) -> ObjectChange:
+        return ObjectChange.model_validate(split([raw])[0].event)
+
+    stranger = "99999999"
+    assert FAMILY.tally(change(prop("hubspot_owner_id", stranger))) == {"unmapped|hubspot": 1}
+    contact = hs(
+        "contact.propertyChange", 51, propertyName="hubspot_owner_id", propertyValue=stranger
+    )
+    assert FAMILY.tally(change(contact)) == {"unmapped|hubspot": 1}
+    assert FAMILY.tally(change(prop("hubspot_owner_id", SDR))) is None
+    assert FAMILY.tally(change(prop("hubspot_owner_id", ""))) is None  # owner removed
+    assert FAMILY.tally(change(prop("dealstage", "closedwon"))) is None

@@ -54,6 +54,16 @@ def retry_after_s(headers: Mapping[str, str], now_s: float) -> float | None:
     return None
 
 
+def spent_s(headers: Mapping[str, str], now_s: float) -> float | None:
+    """After a 200 that used a rate window's last request (`X-AircallApi-Remaining` or
+    `X-HubSpot-RateLimit-Remaining` at 0): how long until the next window, so the next request
+    is not a 429."""
+    for remaining in ("X-AircallApi-Remaining", "X-HubSpot-RateLimit-Remaining"):
+        if headers.get(remaining, "").strip() == "0":
+            return retry_after_s(headers, now_s)
+    return None
+
+
 class Api:
     """GETs against one vendor's API with its credentials, retries and rate-limit waits."""
 
@@ -76,6 +86,8 @@ class Api:
         self.sleep = sleep
         self.clock = clock
         self.requests = 0
+        self.pages = 0
+        """Answers taken (200s): the pages read."""
         self.waited_s = 0.0
         self.rate_limited = 0
         self.retried = 0
@@ -100,9 +112,14 @@ class Api:
                 status, body = 0, str(exc).encode()
             if status == 200:
                 try:
-                    return orjson.loads(body)
+                    page = orjson.loads(body)
                 except orjson.JSONDecodeError as exc:
                     raise ImportStopped(f"{self.vendor}: {url} answered 200 without JSON") from exc
+                self.pages += 1
+                if (pause := spent_s(headers, self.clock())) is not None:
+                    # The window's last request: wait for the next window rather than a 429.
+                    await self._wait(pause, f"rate limit window spent: waiting {pause:.1f} s")
+                return page
             if status == 429:
                 self.rate_limited += 1
                 if b'"DAILY"' in body:

@@ -187,9 +187,11 @@ class Progress:
         cp = self.cp
         elapsed = max(time.monotonic() - self.started, 1e-3)
         rate = (cp.records - self.first_records) / elapsed
+        pages = sum(a.pages for a in self.api.values())
         requests = sum(a.requests for a in self.api.values())
         waited = sum(a.waited_s for a in self.api.values())
-        parts = [f"{cp.records:,} records", f"{requests:,} requests", f"{rate:,.0f} records/s"]
+        parts = [f"{cp.records:,} records", f"{pages:,} pages ({requests:,} requests)"]
+        parts.append(f"{rate:,.0f} records/s")
         if any(v in WINDOWED for v in cp.vendors):
             span = max(cp.until_ms - cp.since_ms, 1)
             share = (cp.next_ms - cp.since_ms) / span

@@ -72,6 +72,9 @@ class VendorApis:
     faults: dict[str, dict[int, int]] = field(default_factory=dict)
     down: dict[str, int] = field(default_factory=dict)
     daily_limit_at: int | None = None
+    window: dict[str, int] = field(default_factory=lambda: {"aircall": 60, "hubspot": 100})
+    """Requests per rate window: every answer says how many are left in it (Aircall's
+    `X-AircallApi-Remaining`, HubSpot's `X-HubSpot-RateLimit-Remaining`)."""
     """The HubSpot request number from which the daily limit is spent."""
     requests: Counter[str] = field(default_factory=Counter)
     log: list[tuple[str, int, str]] = field(default_factory=list)
@@ -122,6 +125,24 @@ class VendorApis:
         headers = {"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}
         return web.json_response(body, status=429, headers=headers)
 
+    def _left(self, vendor: str) -> dict[str, str]:
+        """The rate-limit headers of a 200: the window's size, what is left of it, and when
+        the next one starts (Aircall) or how long a window is (HubSpot)."""
+        size = self.window[vendor]
+        left = str((size - self.requests[vendor] % size) % size)
+        if vendor == "aircall":
+            reset = str(int(datetime.now(UTC).timestamp()) + 1)
+            return {
+                "X-AircallApi-Limit": str(size),
+                "X-AircallApi-Remaining": left,
+                "X-AircallApi-Reset": reset,
+            }
+        return {
+            "X-HubSpot-RateLimit-Max": str(size),
+            "X-HubSpot-RateLimit-Remaining": left,
+            "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+        }
+
     def _answer(self, vendor: str, request: web.Request, response: web.Response) -> web.Response:
         self.log.append((vendor, response.status, request.path_qs))
         return response
@@ -161,7 +182,10 @@ class VendorApis:
             if page > 1
             else None,
         }
-        return self._answer("aircall", request, web.json_response({"calls": rows, "meta": meta}))
+        body = {"calls": rows, "meta": meta}
+        return self._answer(
+            "aircall", request, web.json_response(body, headers=self._left("aircall"))
+        )
 
     # ---- Twilio ---------------------------------------------------------------------------
 
@@ -246,7 +270,9 @@ class VendorApis:
             after = base64.b64encode(str(start + limit).encode()).decode()
             link = f"{self.url}/crm/v3/objects/deals?after={after}"
             body["paging"] = {"next": {"after": after, "link": link}}
-        return self._answer("hubspot", request, web.json_response(body))
+        return self._answer(
+            "hubspot", request, web.json_response(body, headers=self._left("hubspot"))
+        )
 
     async def hubspot_account(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {HUBSPOT_TOKEN}":

@@ -156,6 +156,19 @@ def test_aircall_calls_are_their_webhooks_paged_split_and_retried(
     assert not any(b"+33" in o.value or b"example.com" in o.value for o in out)  # ...goes nowhere
 
 
+def test_a_spent_rate_window_is_waited_out_before_the_next_request(apis: VendorApis) -> None:
+    """Aircall's answers say what is left of the rate window (60 requests a minute; 3 here):
+    the answer that spends it is followed by a wait until `X-AircallApi-Reset`, not by a
+    request that would be answered 429."""
+    apis.aircall_calls = [aircall_call(n, T0 // 1000 + n * 60) for n in range(200)]  # 4 pages
+    apis.window["aircall"] = 3
+    waits = Waits()
+    calls = fetch(apis, "aircall", lambda api: aircall.calls(api, T0, T0 + DAY), waits)
+    assert len(calls) == 200
+    assert [status for _, status, _ in apis.log] == [200] * 4
+    assert len(waits.seconds) == 1 and 0 < waits.seconds[0] <= 2.0  # after the third answer
+
+
 # ---- Twilio --------------------------------------------------------------------------------
 
 

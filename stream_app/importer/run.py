@@ -159,8 +159,8 @@ class Translate:
                     "dlq.reason": str(error["msg"])[:500],
                 }
                 side = side_record(raw.request_id.encode(), body, meta, self.max_bytes)
-                dlq = Out(now, self.topics[REJECTED], side.key or b"", side.value or b"")
-                out.append(Out(dlq.at, dlq.topic, dlq.key, dlq.value, tuple(side.headers)))
+                topic, headers = self.topics[REJECTED], tuple(side.headers)
+                out.append(Out(now, topic, side.key or b"", side.value or b"", headers))
                 continue
             for name, n in (self.family.tally(envelope) or {}).items():
                 self.counts[name.split("|")[0]] += n

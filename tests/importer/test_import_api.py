@@ -382,3 +382,20 @@ def test_since_and_until() -> None:
     assert parse_time("90d", now) == datetime(2026, 9, 8, tzinfo=UTC)
     assert parse_time("2026-09-01", now) == datetime(2026, 9, 1, tzinfo=UTC)
     assert parse_time("2026-09-01T09:00:00+09:00", now) == datetime(2026, 9, 1, 0, tzinfo=UTC)
+
+
+def test_a_call_the_adapter_cannot_map_is_dead_lettered_with_its_reason(tmp_path: Path) -> None:
+    """README, "Bad input never stops the stream": a call the API lists without a direction
+    goes to the DLQ with the adapter's reason and where it came from, and is counted."""
+    s = settings(tmp_path)
+    bad = {**aircall_call(1, T0 // 1000), "direction": None}
+    translate = Translate(s, lambda: T0)
+    out = translate(aircall.webhooks(bad))
+    assert {o.topic for o in out} == {s.dlq_topic} and len(out) == 3  # created, answered, ended
+    headers = dict(out[0].headers)
+    assert headers["source.topic"] == b"import:aircall"
+    assert headers["dlq.reason.class"] == b"missing_field"
+    assert b"data.id and data.direction are required" in headers["dlq.reason"]
+    assert out[0].key == b"import:aircall:7001:call.created"
+    assert b"+33" not in out[0].value  # minimised as the gateway does
+    assert translate.counts["dead-lettered"] == 3

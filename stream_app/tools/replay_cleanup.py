@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,43 +159,41 @@ class _DescribeGroups(
         return request_struct_class(self.groups)
 
 
-async def _members(s: Settings, groups: list[str]) -> dict[str, int]:
-    """Group -> members it has now."""
+async def _to_coordinators(
+    s: Settings, groups: list[str], request: Callable[[str], Any]
+) -> list[Any]:
+    """`request(group)` sent to each group's coordinator, on a client of our own (aiokafka's
+    admin client finds the coordinator but sends neither request below); the responses."""
     admin = AIOKafkaAdminClient(**aiokafka_options(s))
     client = AIOKafkaClient(**aiokafka_options(s))
     await admin.start()
     await client.bootstrap()
     try:
-        out: dict[str, int] = {}
-        for group in groups:
-            node = await admin.find_coordinator(group)
-            response: Any = await client.send(node, _DescribeGroups([group]))
-            for found in response.to_object()["groups"]:
-                out[str(found["group"])] = len(found["members"])
-        return out
+        return [
+            await client.send(await admin.find_coordinator(group), request(group))
+            for group in groups
+        ]
     finally:
         await client.close()
         await admin.close()
+
+
+async def _members(s: Settings, groups: list[str]) -> dict[str, int]:
+    """Group -> members it has now."""
+    responses = await _to_coordinators(s, groups, lambda group: _DescribeGroups([group]))
+    return {
+        str(found["group"]): len(found["members"])
+        for response in responses
+        for found in response.to_object()["groups"]
+    }
 
 
 async def _delete_groups(s: Settings, groups: list[str]) -> dict[str, int]:
-    """Group -> Kafka error code (0: deleted). aiokafka's admin client has no DeleteGroups:
-    the request goes to each group's coordinator on a client of our own."""
-    admin = AIOKafkaAdminClient(**aiokafka_options(s))
-    client = AIOKafkaClient(**aiokafka_options(s))
-    await admin.start()
-    await client.bootstrap()
-    try:
-        out: dict[str, int] = {}
-        for group in groups:
-            node = await admin.find_coordinator(group)
-            response: Any = await client.send(node, DeleteGroupsRequest([group]))
-            for group_id, code in response.results:
-                out[str(group_id)] = int(code)
-        return out
-    finally:
-        await client.close()
-        await admin.close()
+    """Group -> Kafka error code (0: deleted). aiokafka's admin client has no DeleteGroups."""
+    responses = await _to_coordinators(s, groups, lambda group: DeleteGroupsRequest([group]))
+    return {
+        str(group_id): int(code) for response in responses for group_id, code in response.results
+    }
 
 
 async def _delete_topics(s: Settings, topics: list[str]) -> dict[str, int]:

@@ -45,6 +45,18 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout}s waiting for {what}{detail}")
 
 
+PORT_SETTINGS = {
+    "calls": "ISALES_METRICS_PORT",
+    "email": "ISALES_EMAIL_METRICS_PORT",
+    "crm-attribution": "ISALES_CRM_ATTRIBUTION_METRICS_PORT",
+    "crm": "ISALES_CRM_METRICS_PORT",
+    "web": "ISALES_WEB_METRICS_PORT",
+    "engagement": "ISALES_ENGAGEMENT_METRICS_PORT",
+    "reach": "ISALES_REACH_METRICS_PORT",
+}
+"""The metrics port setting of each pipeline `stream-app up` runs."""
+
+
 def isolated_env(bootstrap: str, **overrides: str) -> dict[str, str]:
     """Settings for one test: its own topics and consumer group on the shared broker."""
     tag = uuid.uuid4().hex[:8]
@@ -251,21 +263,45 @@ class Consumed:
     headers: dict[str, str]
 
 
+async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    """The partitions of a topic that exists, asked of the admin API (a broker that creates
+    topics on a metadata request would create it)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    parts = {p["partition"] for p in described[0]["partitions"]}
+    return [TopicPartition(topic, p) for p in sorted(parts)]
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """Partition -> end offset."""
+
+    async def run() -> dict[int, int]:
+        tps = await _partitions(bootstrap, topic)
+        if not tps:
+            return {}
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            ends = await consumer.end_offsets(tps)
+            return {tp.partition: int(offset) for tp, offset in ends.items()}
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
 def read_topic(bootstrap: str, topic: str) -> list[Consumed]:
     """Every record on the topic, up to its end offsets at the time of the call."""
 
     async def run() -> list[Consumed]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            described = await admin.describe_topics([topic])
-        finally:
-            await admin.close()
-        parts = {p["partition"] for p in described[0]["partitions"]}
+        tps = await _partitions(bootstrap, topic)
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
-            tps = [TopicPartition(topic, p) for p in sorted(parts)]
             if not tps:
                 return []
             consumer.assign(tps)

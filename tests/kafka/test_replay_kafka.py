@@ -13,7 +13,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from stream_app import registry
@@ -23,11 +22,13 @@ from stream_app.kafka.local_broker import free_port
 from stream_app.kafka.topics import topic_kinds
 from stream_app.settings import Settings
 from tests.helpers.checks import check_kpi_topic, progress, wait_all_final
-from tests.helpers.scenarios import produce_scenario, settings_for
+from tests.helpers.scenarios import ScenarioRun, produce_scenario, settings_for
 from tests.helpers.support import (
+    PORT_SETTINGS,
     ROOT,
     WorkerProc,
     cli,
+    end_offsets,
     http_get,
     isolated_env,
     latest_by_key,
@@ -38,6 +39,22 @@ from tests.helpers.support import (
 pytestmark = pytest.mark.kafka
 
 
+def live_run(
+    bootstrap: str, env: dict[str, str], tmp_path: Path, cfg: ScenarioConfig
+) -> tuple[ScenarioRun, Settings]:
+    """The scenario counted by a live calls worker to its final windows, then stopped."""
+    run = produce_scenario(env, cfg)
+    s = settings_for(env)
+    live = WorkerProc(env, tmp_path, "live").start()
+    try:
+        wait_for(live.ready, 90, "live worker ready")
+        wait_for(lambda: progress(live) == len(run.records), 300, "live run done")
+        wait_all_final(bootstrap, s.kpi_calls_topic, run.truth)
+    finally:
+        live.stop()
+    return run, s
+
+
 @pytest.mark.parametrize("processes", [1, 2])
 def test_replay_reproduces_the_live_kpi_topic(
     kafka_bootstrap: str, tmp_path: Path, processes: int
@@ -46,15 +63,9 @@ def test_replay_reproduces_the_live_kpi_topic(
     and follow it to the end together."""
     before = set(ROOT.glob("*-data"))
     env = isolated_env(kafka_bootstrap)
-    run = produce_scenario(env, ScenarioConfig(seed=29, calls=800, reps=6, teams=2))
-    s = settings_for(env)
-    live = WorkerProc(env, tmp_path, "live").start()
-    try:
-        wait_for(live.ready, 90, "live worker ready")
-        wait_for(lambda: progress(live) == len(run.records), 300, "live run done")
-        wait_all_final(kafka_bootstrap, s.kpi_calls_topic, run.truth)
-    finally:
-        live.stop()
+    run, s = live_run(
+        kafka_bootstrap, env, tmp_path, ScenarioConfig(seed=29, calls=800, reps=6, teams=2)
+    )
     replayed = cli(
         env,
         *("replay", "--pipeline", "calls", "--topic-suffix", ".replay", "--timeout", "400"),
@@ -71,31 +82,6 @@ def test_replay_reproduces_the_live_kpi_topic(
     assert other.returncode == 1 and "keys only in" in other.stdout
     # Workers keep their state under ISALES_DATA_DIR, never in the folder they start in.
     assert set(ROOT.glob("*-data")) == before
-
-
-def _end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    """Partition -> end offset (of a topic that exists: a broker that creates topics on a
-    metadata request would create it)."""
-
-    async def run() -> dict[int, int]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            described = await admin.describe_topics([topic])
-        finally:
-            await admin.close()
-        parts = [TopicPartition(topic, p["partition"]) for p in described[0]["partitions"]]
-        if not parts:
-            return {}
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            ends = await consumer.end_offsets(parts)
-            return {tp.partition: int(offset) for tp, offset in ends.items()}
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(run())
 
 
 def _copies(bootstrap: str, topic: str) -> list[tuple[str, ...]]:
@@ -158,21 +144,17 @@ def test_a_replay_writes_no_live_topic_logs_and_progresses_and_cleans_up(
     progress written to a pipe is plain lines with real rates. `--cleanup` removes the
     replay's groups, changelogs, renamed topics and folders, and refuses a live app id."""
     env = isolated_env(kafka_bootstrap)
-    run = produce_scenario(env, ScenarioConfig(seed=31, calls=4000, reps=8, teams=2))
-    s = settings_for(env)
-    live = WorkerProc(env, tmp_path, "live").start()
-    try:
-        wait_for(live.ready, 90, "live worker ready")
-        wait_for(lambda: progress(live) == len(run.records), 300, "live run done")
-        wait_all_final(kafka_bootstrap, s.kpi_calls_topic, run.truth)
-    finally:
-        live.stop()  # all its copies are out: side records go before the state that counts them
+    # Once the live run is stopped all its copies are out: side records go before the state
+    # that counts them.
+    run, s = live_run(
+        kafka_bootstrap, env, tmp_path, ScenarioConfig(seed=31, calls=4000, reps=8, teams=2)
+    )
     copies = {t: _copies(kafka_bootstrap, t) for t in (s.dlq_topic, s.late_topic)}
     assert len(copies[s.dlq_topic]) == len(run.malformed) > 0
     assert len(copies[s.late_topic]) > 0, "the scenario must have late events"
     # The engagement tap's touches too (none here: these calls name no lead).
     appended = (s.dlq_topic, s.late_topic, s.touches_topic)
-    before = {t: _end_offsets(kafka_bootstrap, t) for t in appended}
+    before = {t: end_offsets(kafka_bootstrap, t) for t in appended}
     assert all(before.values())
 
     replayed = cli(
@@ -183,7 +165,7 @@ def test_a_replay_writes_no_live_topic_logs_and_progresses_and_cleans_up(
     out = replayed.stderr
     assert replayed.returncode == 0, out[-3000:]
     app = _app_id(out)
-    assert {t: _end_offsets(kafka_bootstrap, t) for t in before} == before
+    assert {t: end_offsets(kafka_bootstrap, t) for t in before} == before
     for topic, records in copies.items():
         assert _copies(kafka_bootstrap, f"{topic}.replay") == records
     log = s.data_dir / "replays" / app / "calls.log"
@@ -217,7 +199,7 @@ def test_a_replay_writes_no_live_topic_logs_and_progresses_and_cleans_up(
     again = f"{s.app_id}.again"
     replayed = cli(env, "replay", "--pipeline", "calls", "--app-id", again, "--timeout", "400")
     assert replayed.returncode == 0, replayed.stderr[-3000:]
-    assert {t: _end_offsets(kafka_bootstrap, t) for t in before} == before
+    assert {t: end_offsets(kafka_bootstrap, t) for t in before} == before
     for topic, records in copies.items():
         assert _copies(kafka_bootstrap, f"{topic}.{again}") == records
     assert f"{s.touches_topic}.{again}" in _broker(kafka_bootstrap)[0]  # the tap's, renamed
@@ -248,17 +230,6 @@ def test_a_worker_that_exits_early_is_reported_with_its_log(
     assert cleaned.returncode == 0, cleaned.stdout
 
 
-UP_PORTS = {
-    "calls": "ISALES_METRICS_PORT",
-    "email": "ISALES_EMAIL_METRICS_PORT",
-    "crm-attribution": "ISALES_CRM_ATTRIBUTION_METRICS_PORT",
-    "crm": "ISALES_CRM_METRICS_PORT",
-    "web": "ISALES_WEB_METRICS_PORT",
-    "engagement": "ISALES_ENGAGEMENT_METRICS_PORT",
-    "reach": "ISALES_REACH_METRICS_PORT",
-}
-
-
 def test_a_replay_of_every_pipeline_beside_a_running_up(tmp_path: Path) -> None:
     """Every pipeline `up` runs, the relationship stages included, replayed at once with a
     suffix beside a running `stream-app up --no-ops` (its own broker and state folder, live
@@ -274,7 +245,7 @@ def test_a_replay_of_every_pipeline_beside_a_running_up(tmp_path: Path) -> None:
         **os.environ,
         "ISALES_KAFKA_HOME": str(tmp_path / "kafka"),
         "ISALES_DATA_DIR": str(tmp_path / "state"),
-        **{variable: str(free_port()) for variable in UP_PORTS.values()},
+        **{variable: str(free_port()) for variable in PORT_SETTINGS.values()},
     }
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     up_log = tmp_path / "up.log"
@@ -318,9 +289,9 @@ def test_a_replay_of_every_pipeline_beside_a_running_up(tmp_path: Path) -> None:
             )
         )
         assert set(stages) == set(UP_PIPELINES)
-        live_ports = {env[variable] for variable in UP_PORTS.values()}
+        live_ports = {env[variable] for variable in PORT_SETTINGS.values()}
         assert len(set(stages.values())) == len(stages) and not set(stages.values()) & live_ports
-        for name, variable in UP_PORTS.items():
+        for name, variable in PORT_SETTINGS.items():
             status, _ = http_get(f"http://127.0.0.1:{env[variable]}/readyz")
             assert status == 200, f"live {name} no longer ready"
         for topic in (
@@ -347,7 +318,9 @@ def test_a_replay_of_every_pipeline_beside_a_running_up(tmp_path: Path) -> None:
         assert not [g for g in groups if app in g]
         live_topics, _ = _live_names(s)
         assert live_topics <= topics
-        assert {spec.app_id for spec in registry.pipelines(s) if spec.name in UP_PORTS} <= groups
+        assert {
+            spec.app_id for spec in registry.pipelines(s) if spec.name in PORT_SETTINGS
+        } <= groups
         assert not [p for p in (tmp_path / "state").iterdir() if app in p.name]
     finally:
         up.send_signal(signal.SIGINT)

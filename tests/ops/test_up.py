@@ -31,18 +31,17 @@ from stream_app.kafka.local_broker import free_port
 from stream_app.ops.stack import RULES
 from stream_app.tools.metrics_reference import exposed_by
 from tests.helpers.browser import cells, charts, console_errors, html_data, render, screenshot
-from tests.helpers.support import ROOT, alive, descendants, metric_sum, parse_metrics, wait_for
+from tests.helpers.support import (
+    PORT_SETTINGS,
+    ROOT,
+    alive,
+    descendants,
+    metric_sum,
+    parse_metrics,
+    wait_for,
+)
 
 pytestmark = pytest.mark.kafka
-PORTS = {
-    "calls": "ISALES_METRICS_PORT",
-    "email": "ISALES_EMAIL_METRICS_PORT",
-    "crm-attribution": "ISALES_CRM_ATTRIBUTION_METRICS_PORT",
-    "crm": "ISALES_CRM_METRICS_PORT",
-    "web": "ISALES_WEB_METRICS_PORT",
-    "engagement": "ISALES_ENGAGEMENT_METRICS_PORT",
-    "reach": "ISALES_REACH_METRICS_PORT",
-}
 ALERT = "IsalesRepFarBehindPace"
 
 
@@ -79,7 +78,7 @@ def test_up_brings_workers_prometheus_rules_and_a_firing_alert(tmp_path: Path) -
         "ISALES_KAFKA_HOME": str(tmp_path / "kafka"),
         "ISALES_DATA_DIR": str(tmp_path / "state"),
         "ISALES_TARGETS_FILE": str(targets),
-        **{var: str(free_port()) for var in PORTS.values()},
+        **{var: str(free_port()) for var in PORT_SETTINGS.values()},
     }
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     log = (tmp_path / "up.log").open("wb")
@@ -145,7 +144,7 @@ def test_up_brings_workers_prometheus_rules_and_a_firing_alert(tmp_path: Path) -
         board = f"http://127.0.0.1:{board_port}/"
         assert f"Board:   {board}" in printed
         check_board(env, prometheus, board, tmp_path)
-        for pipeline, variable in PORTS.items():
+        for pipeline, variable in PORT_SETTINGS.items():
             check_catalog(pipeline, env[variable])
     finally:
         children.update(descendants(up.pid))

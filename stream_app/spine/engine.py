@@ -16,9 +16,9 @@ table in the worker). Exactness after a crash rests on two facts:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -69,6 +69,28 @@ class TotalsAdd:
     key: str
     counts: dict[str, int]
     occurred: int
+    """The event time of the (first) event counted: the group's `first` if it creates it."""
+    newest: int | None = None
+    """A record of several events (FamilyParts): the newest event time of those counted."""
+
+
+@dataclass(slots=True)
+class PartCounts:
+    """What the parts of a record (FamilyParts) did, counted per part as the partition record
+    counts events, so its counters read the same as if the parts had come one per record."""
+
+    applied: int = 0
+    dup: int = 0
+    exp: int = 0
+    er: int = 0
+    late: int = 0
+    late_h: int = 0
+    late_w: dict[str, int] = field(default_factory=dict)
+    tally: dict[str, int] = field(default_factory=dict)
+    last: int | None = None
+    """The event time of the last part applied (`last_ms`)."""
+    newest: int | None = None
+    """The watermark after the record."""
 
 
 @dataclass(slots=True)
@@ -85,6 +107,9 @@ class Advance:
     history: bool = False
     """A late event more than HISTORY_MS behind its partition's newest event: the past
     arriving (a backfill, seeded history), not a live event that missed its grace."""
+    parts: PartCounts | None = None
+    """A record of several events: the counters instead of one event's (`late`, `tally`
+    and `history` are then unused)."""
 
 
 @dataclass(slots=True)
@@ -111,6 +136,9 @@ class Plan:
     facts: tuple[str, State, Facts] | None = None
     """(entity key, its new state, that state's facts): the next event of the entity finds
     them without computing the facts again."""
+    window_labels: dict[str, Mapping[str, str]] | None = None
+    """A record of several events: each window's labels, from the last part that added to
+    it (`labels` then holds the totals')."""
 
 
 class Engine(Generic[E]):
@@ -160,6 +188,8 @@ class Engine(Generic[E]):
         self._tally: Callable[[E], Mapping[str, int] | None] | None = getattr(family, "tally", None)
         # A family that derives some records once per batch (FamilyBatch).
         self._end_batch: Callable[[], list[Emit]] | None = getattr(family, "end_batch", None)
+        # A family whose records carry several events (FamilyParts).
+        self._parts: Callable[[E], Sequence[Any]] | None = getattr(family, "parts", None)
 
     # ---- reading state ---------------------------------------------------------------------
 
@@ -201,6 +231,8 @@ class Engine(Generic[E]):
         return Plan("rejected", partition, [(partition_key(partition), pst)])
 
     def plan(self, event: E, partition: int, offset: int) -> Plan:
+        if self._parts is not None:
+            return self._plan_parts(self._parts(event), partition, offset)
         fam = self.family
         pst = self._partition_state(partition)
         if pst["o"] >= offset:
@@ -273,16 +305,7 @@ class Engine(Generic[E]):
                         continue
                     new = None
                     if current is None:
-                        new = {
-                            "p": partition,
-                            "g": group,
-                            "spec": name,
-                            "start": start_ms,
-                            "end": end_ms,
-                            "c": {},
-                            "final": False,
-                            "rev": 0,
-                        }
+                        new = _new_window(partition, group, name, start_ms, end_ms)
                     add = adds[wkey] = (new, {})
                 counts = add[1]
                 counts[delta.metric] = counts.get(delta.metric, 0) + delta.value
@@ -337,6 +360,183 @@ class Engine(Generic[E]):
             ),
             remembered,
         )
+
+    def _plan_parts(self, parts: Sequence[Any], partition: int, offset: int) -> Plan:
+        """A record of several events of one group (FamilyParts), planned as if its parts
+        had come as records in that order: each deduplicated, merged and counted on its own,
+        the watermark moving between them; one plan, written as one event's is. After a crash
+        a part whose entity was written finishes from its effect (`[offset, late, index]`);
+        the others are planned again, and the windows and totals written before the crash
+        skip them, as they skip an event's."""
+        fam = self.family
+        pst = self._partition_state(partition)
+        if pst["o"] >= offset:
+            return Plan("replayed", partition)
+        wm, grace = pst["wm"], self.grace_ms
+        counts = PartCounts()
+        entities: dict[str, Value] = {}
+        known: dict[str, Facts] = {}
+        adds: dict[str, WindowAdd] = {}
+        window_labels: dict[str, Mapping[str, str]] = {}
+        late_all: set[str] = set()
+        emits: list[Emit] = []
+        group, totals = "", None
+        totals_labels: Mapping[str, str] = {}
+        totals_done: bool | None = None
+        lag: int | None = pst.get("lag")
+        get, window_cache, step_ms = self.store.get, self._window_cache, self._step_ms
+        for index, event in enumerate(parts):
+            if wm is not None and fam.entity_time(event) + self.dedupe_retention_ms <= wm:
+                counts.exp += 1
+                late_all.update(spec.name for spec in self.specs)
+                continue
+            part_group, entity_id = fam.group(event), fam.entity(event)
+            if group and part_group != group:
+                raise ValueError("the parts of one record belong to one group")
+            group = part_group
+            if self.erased and lead_hash(entity_id) in self.erased:
+                counts.er += 1
+                continue
+            ekey = entity_key(group, entity_id)
+            occurred = fam.occurred_ms(event)
+            est = entities.get(ekey)
+            if est is None:
+                est = get(ekey)
+                if est is not None and est["o"] >= offset:
+                    done = next(
+                        (e[1] for e in est["effs"] if e[0] == offset and e[2:] == [index]), None
+                    )
+                    if done is not None:  # applied before the crash
+                        wm, lag = self._count_part(counts, event, occurred, wm, lag, tuple(done))
+                        late_all.update(done)
+                        continue
+            event_id = fam.event_id(event)
+            if est is not None and event_id in est["seen"]:
+                counts.dup += 1
+                continue
+            old_state: State | None = est["s"] if est is not None else None
+            new_state = fam.merge(old_state, event)
+            if self._state_deltas is not None:
+                deltas = self._state_deltas(old_state, new_state)
+            else:
+                new_facts = fam.facts(new_state)
+                before = known.get(ekey)
+                if before is None:
+                    before = self._facts_of(ekey, old_state)
+                deltas = fact_deltas(before, new_facts)
+                known[ekey] = new_facts
+            labels = fam.labels(new_state)
+            late: set[str] = set()
+            prefix = "w/" + group
+            for delta in deltas:
+                if not fam.windowed(delta.metric):
+                    continue
+                windows = window_cache.get(delta.ts_ms // step_ms) or self._windows_at(delta.ts_ms)
+                for name, start_ms, end_ms, suffix in windows:
+                    wkey = prefix + suffix
+                    add = adds.get(wkey)
+                    if add is None:
+                        current = get(wkey)
+                        if current is not None and current["o"] >= offset:
+                            continue  # applied before the crash
+                        if (current is not None and current["final"]) or is_closed(
+                            end_ms, grace, wm
+                        ):
+                            late.add(name)
+                            continue
+                        new = None
+                        if current is None:
+                            new = _new_window(partition, group, name, start_ms, end_ms)
+                        add = adds[wkey] = (new, {})
+                    elif is_closed(end_ms, grace, wm):
+                        # Closed by an earlier part's event time, as the next record's would be.
+                        late.add(name)
+                        continue
+                    window_counts = add[1]
+                    window_counts[delta.metric] = window_counts.get(delta.metric, 0) + delta.value
+                    window_labels[wkey] = labels
+            if deltas:
+                if totals_done is None:
+                    stored = get(totals_key(group))
+                    totals_done = stored is not None and stored["o"] >= offset
+                if not totals_done:
+                    if totals is None:
+                        totals = TotalsAdd(totals_key(group), {}, occurred, occurred)
+                    for delta in deltas:
+                        totals.counts[delta.metric] = (
+                            totals.counts.get(delta.metric, 0) + delta.value
+                        )
+                    totals.newest = max(occurred, totals.newest or occurred)
+                    totals_labels = labels
+            late_specs = sorted(late)
+            effect = [offset, late_specs, index]
+            if est is None:
+                seen, effs = [event_id], [effect]
+                last, entity_last = occurred, fam.entity_time(event)
+            else:
+                seen = [*est["seen"], event_id][-SEEN_CAP:]
+                effs = [*est["effs"], effect][-SEEN_CAP:]
+                last = max(occurred, est["last"])
+                entity_ms = fam.entity_time(event)
+                entity_last = max(entity_ms, est.get("et", entity_ms))
+            entities[ekey] = {
+                "o": offset,
+                "p": partition,
+                "s": new_state,
+                "seen": seen,
+                "last": last,
+                "et": entity_last,
+                "effs": effs,
+            }
+            emits.extend(fam.emit(old_state, new_state, event))
+            wm, lag = self._count_part(counts, event, occurred, wm, lag, tuple(late_specs))
+            late_all.update(late_specs)
+        late_specs_all = tuple(sorted(late_all))
+        counts.newest = wm
+        advance = Advance(offset, counts.last or 0, lag, (), parts=counts)
+        if not counts.applied:
+            value = dict(pst)
+            _apply_step(value, advance)
+            kind: Kind = "duplicate" if counts.dup else "expired" if counts.exp else "erased"
+            return Plan(kind, partition, [(partition_key(partition), value)], late_specs_all)
+        return Plan(
+            "applied",
+            partition,
+            list(entities.items()),
+            late_specs_all,
+            emits,
+            offset,
+            totals_labels,
+            group,
+            adds,
+            totals,
+            advance,
+            window_labels=window_labels,
+        )
+
+    def _count_part(
+        self,
+        counts: PartCounts,
+        event: Any,
+        occurred: int,
+        wm: int | None,
+        lag: int | None,
+        late: tuple[str, ...],
+    ) -> tuple[int, int | None]:
+        """A part applied, counted as `_step` and `_apply_step` count an event: the
+        watermark and the lag after it."""
+        counts.applied += 1
+        counts.last = occurred
+        if late:
+            counts.late += 1
+            if wm is not None and occurred + HISTORY_MS <= wm:
+                counts.late_h += 1
+            _add_into(counts.late_w, dict.fromkeys(late, 1))
+        if self._tally is not None:
+            _add_into(counts.tally, self._tally(event) or {})
+        if wm is None or occurred >= wm:
+            return occurred, self.clock.now_ms() - occurred
+        return wm, lag
 
     def _facts_of(self, ekey: str, state: State | None) -> Facts:
         """The facts an entity contributes now: remembered from its last event while that
@@ -422,6 +622,7 @@ class Engine(Generic[E]):
 
     def _apply_adds(self, plan: Plan) -> None:
         store, partition, offset, labels = self.store, plan.partition, plan.offset, plan.labels
+        window_labels = plan.window_labels
         if plan.adds:
             open_windows = self.open_windows.setdefault(partition, set())
             for key, (new, add_counts) in plan.adds.items():
@@ -434,7 +635,7 @@ class Engine(Generic[E]):
                         value = {**stored, "c": dict(stored["c"])}
                     store.put(key, value, partition)
                     open_windows.add(key)
-                value.update(labels)
+                value.update(labels if window_labels is None else window_labels[key])
                 value["o"] = offset
                 value["rev"] += 1
                 counts = value["c"]
@@ -466,7 +667,8 @@ class Engine(Generic[E]):
                 counts[metric] = counts.get(metric, 0) + n
             # `last`: the newest event time that changed the group, so metrics can retire
             # groups gone quiet (an email campaign) while the KPI topic keeps them.
-            value["last"] = max(t.occurred, value.get("last", t.occurred))
+            newest = t.occurred if t.newest is None else t.newest
+            value["last"] = max(newest, value.get("last", newest))
             self.dirty_totals.add(t.key)
         if plan.advance is not None:
             pkey = partition_key(partition)
@@ -599,6 +801,9 @@ class Engine(Generic[E]):
 def _apply_step(value: Value, step: Advance) -> None:
     """The partition record after an applied event, in place on a value only the caller
     holds."""
+    if step.parts is not None:
+        _apply_parts(value, step, step.parts)
+        return
     wm = value["wm"]
     value["o"] = step.offset
     value["wm"] = step.occurred if wm is None else max(wm, step.occurred)
@@ -610,11 +815,46 @@ def _apply_step(value: Value, step: Advance) -> None:
         if step.history:
             value["late_h"] = value.get("late_h", 0) + 1
         # A copy: a duplicate's or a rejection's record shares it with the value before.
-        late_w = value["late_w"] = dict(value["late_w"])
-        for name in step.late:
-            late_w[name] = late_w.get(name, 0) + 1
+        value["late_w"] = _add_into(dict(value["late_w"]), dict.fromkeys(step.late, 1))
     if step.tally:
         # A copy, as late_w: the value before may share it.
-        tally = value["tally"] = dict(value.get("tally") or {})
-        for name, n in step.tally.items():
-            tally[name] = tally.get(name, 0) + n
+        value["tally"] = _add_into(dict(value.get("tally") or {}), step.tally)
+
+
+def _apply_parts(value: Value, step: Advance, counts: PartCounts) -> None:
+    """The partition record after a record of several events, each part counted as
+    `_apply_step` counts an event."""
+    value["o"] = step.offset
+    if counts.applied:
+        value["wm"] = counts.newest
+        value["applied"] += counts.applied
+        value["last_ms"] = step.occurred
+        value["lag"] = step.lag
+    for name in ("dup", "exp", "er", "late", "late_h"):
+        n = getattr(counts, name)
+        if n:
+            value[name] = value.get(name, 0) + n
+    if counts.late_w:
+        value["late_w"] = _add_into(dict(value["late_w"]), counts.late_w)
+    if counts.tally:
+        value["tally"] = _add_into(dict(value.get("tally") or {}), counts.tally)
+
+
+def _add_into(into: dict[str, int], add: Mapping[str, int]) -> dict[str, int]:
+    for name, n in add.items():
+        into[name] = into.get(name, 0) + n
+    return into
+
+
+def _new_window(partition: int, group: str, name: str, start_ms: int, end_ms: int) -> Value:
+    """A window's first value, before the event that opens it adds its counts."""
+    return {
+        "p": partition,
+        "g": group,
+        "spec": name,
+        "start": start_ms,
+        "end": end_ms,
+        "c": {},
+        "final": False,
+        "rev": 0,
+    }

@@ -33,6 +33,9 @@ TOUCH_CAP = 256
 """Touches kept per lead (the newest by time): older ones have decayed to nothing that matters
 (256 touches span months for the busiest lead) and the state stays bounded."""
 VIEW_CACHE_MAX = 4_096
+BUNDLE_MAX_BYTES = 262_144
+"""A reach record holds one group's credits of a batch up to about this size (a backfill's
+batch can credit thousands of leads to one segment): well inside Kafka's 1 MB default."""
 """Leads whose last reach view is remembered (a few KB each) before the memory starts over."""
 UNASSIGNED = "_unassigned"
 UNKNOWN_SEGMENT = "unknown"
@@ -166,6 +169,8 @@ class LeadFamily:
         self._views: dict[str, tuple[State, dict[tuple[str, str], dict[str, Any]]]] = {}
         self._pending: dict[str, tuple[State | None, State]] = {}
         """Lead -> (its state before the batch's first change, its state now)."""
+        self._credits: dict[str, dict[str, dict[str, Any]]] = {}
+        """Group -> credited id -> the batch's newest credit: sent as one record per group."""
 
     @cached_property
     def config(self) -> EngagementConfig:
@@ -331,9 +336,10 @@ class LeadFamily:
     # ---- downstream ---------------------------------------------------------------------------
 
     def emit(self, old: State | None, new: State, event: TouchRecord) -> list[Emit]:
-        """The touch's own credit now; the lead's KPI record and the rest of its credits once
-        per batch (`end_batch`): both walk every touch of the lead, and a backfill brings a
-        lead's touches together."""
+        """Nothing at once: the touch's own credit, the lead's KPI record and the rest of its
+        credits go once per batch (`end_batch`): the lead's walk every touch of the lead (a
+        backfill brings a lead's touches together), and the credits go as one record per
+        group, which the reach stage counts for a fraction of a record's cost per credit."""
         if old is not None and old["n"] == new["n"]:
             return []  # nothing changed (an earlier copy of the touch stands)
         lead = event.lead_id
@@ -352,12 +358,15 @@ class LeadFamily:
             "channel": channel,
             "touch_type": kind,
         }
-        return [_reach(tid, new["n"], f"rep:{rep or UNASSIGNED}", body)]
+        self._credit(tid, new["n"], f"rep:{rep or UNASSIGNED}", body)
+        return []
 
     def end_batch(self) -> list[Emit]:
         """Per lead the batch changed: its record on kpi.engagement, and what its reach view
         (handoffs per rep, status in its segment) says now that it did not before the batch,
-        at the version of its state now; a credit that moved is withdrawn where it was."""
+        at the version of its state now; a credit that moved is withdrawn where it was. The
+        batch's credits go as one record per group (several for a group past
+        BUNDLE_MAX_BYTES)."""
         pending, self._pending = self._pending, {}
         out: list[Emit] = []
         for lead, (old, new) in pending.items():
@@ -371,12 +380,18 @@ class LeadFamily:
             v = new["n"]
             for (group, ident), body in after.items():
                 if before.get((group, ident)) != body:
-                    out.append(_reach(ident or lead, v, group, body))
+                    self._credit(ident or lead, v, group, body)
             for (group, ident), body in before.items():
                 if (group, ident) not in after:
                     gone = {"kind": body["kind"], "occurred_at": body["occurred_at"], "moved": True}
-                    out.append(_reach(ident or lead, v, group, gone))
-        return out
+                    self._credit(ident or lead, v, group, gone)
+        credits, self._credits = self._credits, {}
+        return out + bundles(credits)
+
+    def _credit(self, ident: str, v: int, group: str, body: Mapping[str, Any]) -> None:
+        """A credit to send with the batch; a later version of the same credit in the batch
+        replaces it (the reach stage would keep the newest anyway)."""
+        self._credits.setdefault(group, {})[ident] = {"id": ident, "v": v, "group": group, **body}
 
     def erased_records(self, lead: str) -> list[tuple[str, bytes]]:
         """A lead erased on request: its kpi.engagement key gets a tombstone, and what this
@@ -458,6 +473,21 @@ class LeadFamily:
         return (ENGAGEMENT, lead.encode(), orjson.dumps(body))
 
 
-def _reach(ident: str, v: int, group: str, body: Mapping[str, Any]) -> Emit:
-    record = {"id": ident, "v": v, "group": group, **body}
-    return (REACH, group.encode(), orjson.dumps(record))
+def bundles(credits: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[Emit]:
+    """Records on isales.reach: per group, its credits (`ReachBundle`), in the order they were
+    made, cut where one would pass BUNDLE_MAX_BYTES."""
+    out: list[Emit] = []
+    for group, of_group in credits.items():
+        key = group.encode()
+        head = b'{"group":' + orjson.dumps(group) + b',"credits":['
+        chunk: list[bytes] = []
+        size = 0
+        for credit in of_group.values():
+            raw = orjson.dumps(credit)
+            if chunk and size + len(raw) > BUNDLE_MAX_BYTES:
+                out.append((REACH, key, head + b",".join(chunk) + b"]}"))
+                chunk, size = [], 0
+            chunk.append(raw)
+            size += len(raw) + 1
+        out.append((REACH, key, head + b",".join(chunk) + b"]}"))
+    return out

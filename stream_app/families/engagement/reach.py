@@ -3,18 +3,20 @@
 
 Each credited thing (a touch, a handoff, a lead's status, a count of ad impressions) is an
 entity whose state is its newest version; its facts are retracted and re-added as versions
-arrive, so the counts equal those of the newest credits whatever the order.
+arrive, so the counts equal those of the newest credits whatever the order. A record is one
+group's credits of an engagement batch (`ReachBundle`, FamilyParts): each credit is counted as
+an event of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from schemas.common import to_ms
-from schemas.touch import ReachKind, ReachRecord
+from schemas.touch import ReachBundle, ReachKind, ReachRecord
 from stream_app.families.engagement.lead import touch_kind
 from stream_app.spine.family_protocol import DerivedSpec, Emit, Facts, MetricSpec, State, fact_key
 
@@ -35,11 +37,16 @@ class ReachFamily:
     erasable: bool = True
     """Keyed by lead: reads the erasure list (stream-app erase)."""
     key_field: str = "group"
-    model: type[ReachRecord] = ReachRecord
+    model: type[ReachBundle] = ReachBundle
     metrics: tuple[MetricSpec, ...] = ()
     derived: tuple[DerivedSpec, ...] = ()
+    max_payload_bytes: int = 1_000_000
+    """A record is a bundle of up to BUNDLE_MAX_BYTES of credits (lead.py) and one more."""
 
-    def partition_key(self, event: ReachRecord) -> str:
+    def parts(self, record: ReachBundle) -> Sequence[ReachRecord]:
+        return record.credits
+
+    def partition_key(self, event: ReachBundle) -> str:
         return event.group
 
     def group(self, event: ReachRecord) -> str:
@@ -57,8 +64,8 @@ class ReachFamily:
     def entity_time(self, event: ReachRecord) -> int:
         return to_ms(event.occurred_at)
 
-    def check_time(self, event: ReachRecord) -> list[int]:
-        return [to_ms(event.occurred_at)]
+    def check_time(self, event: ReachBundle) -> list[int]:
+        return [to_ms(credit.occurred_at) for credit in event.credits]
 
     def merge(self, state: State | None, event: ReachRecord) -> State:
         """The newest version stands; equal versions are one state of the lead, so equal."""

@@ -2,6 +2,9 @@
 
     .venv/bin/python -m bench.hot_path --calls 20000 --repeat 5
     .venv/bin/python -m bench.hot_path --pipeline email --repeat 5
+    .venv/bin/python -m bench.hot_path --pipeline engagement --batch 2000   # touches
+    .venv/bin/python -m bench.hot_path --pipeline reach --batch 2000        # their credits
+    .venv/bin/python -m bench.hot_path --pipeline reach --batch 2000 --single
 
 The seeded calls (or e-mail) scenario of `bench.throughput`, as bytes, through `decide()`
 (decode, then the engine's plan) and `Engine.commit`, one partition, a flush (the write-back
@@ -10,7 +13,10 @@ is built from the pipeline's own spec, as the service builds it, and the cycle c
 at the worker's thresholds (at the defaults its full passes grow with the state: ~2% of the
 instructions at 4,000 calls, ~28% of the wall time over three passes of 20,000 calls under
 py-spy). Prints µs per record for decode alone and for the whole path, median of the repeats:
-the ceiling the worker's Kafka and Faust glue is measured against.
+the ceiling the worker's Kafka and Faust glue is measured against. `engagement`: the touches of
+`bench.throughput --pipeline engagement`, the batch's records derived at each flush as the worker
+does; `reach`: the records those send (one per group per batch; `--single`: each credit as a
+record of its own, as before bundles), in µs per credit.
 """
 
 from __future__ import annotations
@@ -21,6 +27,11 @@ import sys
 import time
 from typing import Any
 
+import orjson
+
+from bench.profile import credits
+from bench.throughput import touch_records
+from stream_app.demo.traffic import Produced
 from stream_app.families.calls.demo import ScenarioConfig, scenario
 from stream_app.families.email.demo import EmailScenarioConfig, email_scenario
 from stream_app.kafka.ingest import decide
@@ -44,7 +55,12 @@ class NullLogStore(DictStore):
         self.data.pop(key, None)
 
 
-def run(records: list[Any], s: Settings, batch: int, pipeline: str) -> tuple[float, float]:
+def run(
+    records: list[Any], s: Settings, batch: int, pipeline: str, events: int | None = None
+) -> tuple[float, float]:
+    """(decode, decode + engine) in µs per event; `events`: how many the records carry
+    (a reach record carries a batch's credits of one group), else one each."""
+    events = events or len(records)
     clock = SystemClock()
     # The pipeline's own family and engine settings, as the service builds them.
     spec = spec_for(s, pipeline)
@@ -66,7 +82,7 @@ def run(records: list[Any], s: Settings, batch: int, pipeline: str) -> tuple[flo
             r.value,
             r.key,
             family,
-            max_bytes=s.max_payload_bytes,
+            max_bytes=getattr(family, "max_payload_bytes", None) or s.max_payload_bytes,
             now_ms=now,
             max_future_ms=int(s.max_future_skew_seconds * 1000),
             time_range_ms=s.time_range_ms,
@@ -79,10 +95,12 @@ def run(records: list[Any], s: Settings, batch: int, pipeline: str) -> tuple[flo
         )
         engine.commit(decided.plan)
         if offset % batch == batch - 1:
+            engine.end_batch()
             engine.flush()
+    engine.end_batch()
     engine.flush()
     total_s = time.perf_counter() - t0
-    return decode_s / len(records) * 1e6, total_s / len(records) * 1e6
+    return decode_s / events * 1e6, total_s / events * 1e6
 
 
 def main() -> int:
@@ -90,22 +108,47 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--pipeline", choices=["calls", "email"], default="calls")
+    parser.add_argument(
+        "--pipeline", choices=["calls", "email", "engagement", "reach"], default="calls"
+    )
+    parser.add_argument("--single", action="store_true", help="reach: one credit per record")
     args = parser.parse_args()
     tune_gc()  # the collector's thresholds of `stream-app worker`
     s = Settings()
+    unit = "record"
     if args.pipeline == "email":
         records = email_scenario(EmailScenarioConfig(seed=100))
+    elif args.pipeline in ("engagement", "reach"):
+        records = touch_records(args.calls, seed=1)
+        if args.pipeline == "reach":
+            records, unit = reach_records(records, args.single), "credit"
     else:
         records = scenario(ScenarioConfig(seed=100, calls=args.calls, malformed=20))
-    runs = [run(records, s, args.batch, args.pipeline) for _ in range(args.repeat)]
+    events = len(records)
+    if args.pipeline == "reach":
+        events = sum(len(orjson.loads(r.value).get("credits", [None])) for r in records)
+    runs = [run(records, s, args.batch, args.pipeline, events) for _ in range(args.repeat)]
     dec = statistics.median(r[0] for r in runs)
     tot = statistics.median(r[1] for r in runs)
     print(
-        f"{len(records):,} records, median of {len(runs)}: decode {dec:.1f} µs/record, "
-        f"decode + engine {tot:.1f} µs/record ({1e6 / tot:,.0f} records/s on one core)"
+        f"{len(records):,} records ({events:,} {unit}s), median of {len(runs)}: decode "
+        f"{dec:.1f} µs/{unit}, decode + engine {tot:.1f} µs/{unit} "
+        f"({1e6 / tot:,.0f} {unit}s/s on one core)"
     )
     return 0
+
+
+def reach_records(touches: list[Produced], single: bool) -> list[Produced]:
+    """The engagement stage's records on isales.reach for `touches` (one per group per batch
+    of the worker's size); `single`: each credit a record of its own."""
+    bundles = credits(touches)
+    if not single:
+        return bundles
+    return [
+        Produced(r.key, orjson.dumps(credit), "credit")
+        for r in bundles
+        for credit in orjson.loads(r.value)["credits"]
+    ]
 
 
 if __name__ == "__main__":

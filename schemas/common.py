@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, StringConstraints, WithJsonSchema
+from pydantic import BeforeValidator, Field, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -134,6 +134,14 @@ Timestamp = Annotated[
     ),
 ]
 
+
+EpochMs = Annotated[
+    int,
+    Field(strict=True, ge=_MIN_EPOCH_MS, le=_MAX_EPOCH_MS, description="epoch milliseconds"),
+]
+"""A time on a topic between two of our own stages, which always write epoch milliseconds:
+kept the int it is (a datetime made in decode and taken apart again by the stage cost a
+reach credit a sixth of its CPU)."""
 
 _CLEAN_LABELS: set[str] = set()
 """Label values already seen not to look personal: the same few reps, teams, campaigns and

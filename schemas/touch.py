@@ -14,7 +14,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from schemas.common import EventId, Timestamp
+from schemas.common import EpochMs, EventId, Timestamp
 
 TouchType = Literal[
     # web and marketing events
@@ -88,7 +88,7 @@ class ReachRecord(BaseModel):
     v: int = Field(ge=0)
     kind: ReachKind
     group: Annotated[str, StringConstraints(pattern=r"^(rep|seg):.+")]
-    occurred_at: Timestamp
+    occurred_at: EpochMs
     moved: bool = Field(
         default=False, description="The credit now belongs to another group: count it nowhere here."
     )
@@ -97,7 +97,7 @@ class ReachRecord(BaseModel):
     touch_type: str | None = None
     band: str | None = None
     score: float | None = None
-    score_at: Timestamp | None = None
+    score_at: EpochMs | None = None
     accepted: bool = False
     rejected: bool = False
     won: bool = False

@@ -66,6 +66,8 @@ class Delta:
 def fact_deltas(old: Facts, new: Facts) -> list[Delta]:
     """Retract what an entity contributed before, add what it contributes now: for every fact
     key that changed, in key order, the old (timestamp, -value) then the new."""
+    if not old:  # a new entity (most of a stream's events): every fact is an addition
+        return [Delta(metric, *new[metric]) for metric in sorted(new)]
     deltas: list[Delta] = []
     # Most of an entity's facts are the same after an event: only the changed are sorted.
     changed = [m for m, after in new.items() if old.get(m) != after]

@@ -440,6 +440,7 @@ class LeadFamily:
             summary = summarise(state)
         last = summary.last
         value = score(last) if last is not None else 0.0
+        last_at = from_ms(last).isoformat() if last is not None else None
         rep, team = self.owner(state, summary)
         channels, machine = summary.channels, summary.machine
         handoffs = []
@@ -460,11 +461,11 @@ class LeadFamily:
             "lead_id": lead,
             "score": value,
             "band": band(value, cfg.bands),
-            "score_at": from_ms(last).isoformat() if last is not None else None,
+            "score_at": last_at,
             "half_life_days": cfg.half_life_days,
             "touches": dict(sorted(channels.items())),
             "machine_touches": dict(sorted(machine.items())),
-            "last_touch_at": from_ms(last).isoformat() if last is not None else None,
+            "last_touch_at": last_at,
             "owner_rep_id": rep,
             "team_id": team,
             "segment": self.segment(state, summary),

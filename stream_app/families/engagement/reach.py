@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 
-from schemas.common import to_ms
 from schemas.touch import ReachBundle, ReachKind, ReachRecord
 from stream_app.families.engagement.lead import touch_kind
 from stream_app.spine.family_protocol import DerivedSpec, Emit, Facts, MetricSpec, State, fact_key
@@ -59,22 +58,20 @@ class ReachFamily:
         return event.id
 
     def occurred_ms(self, event: ReachRecord) -> int:
-        return to_ms(event.occurred_at)
+        return event.occurred_at
 
     def entity_time(self, event: ReachRecord) -> int:
-        return to_ms(event.occurred_at)
+        return event.occurred_at
 
     def check_time(self, event: ReachBundle) -> list[int]:
-        return [to_ms(credit.occurred_at) for credit in event.credits]
+        return [credit.occurred_at for credit in event.credits]
 
     def merge(self, state: State | None, event: ReachRecord) -> State:
         """The newest version stands; equal versions are one state of the lead, so equal."""
         # The record's fields that differ from their defaults, as plain JSON values: what
         # model_dump(mode="json", exclude_defaults=True) gives, without its cost per credit.
         new = {k: value for k, value in event.__dict__.items() if value != _DEFAULTS[k]}
-        new["at"] = to_ms(new.pop("occurred_at"))
-        if event.score_at is not None:
-            new["score_at"] = to_ms(event.score_at)
+        new["at"] = new.pop("occurred_at")
         new["kind"] = event.kind.value
         if state is None or _order(new) > _order(state):
             return new

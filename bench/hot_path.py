@@ -126,7 +126,7 @@ def main() -> int:
         records = scenario(ScenarioConfig(seed=100, calls=args.calls, malformed=20))
     events = len(records)
     if args.pipeline == "reach":
-        events = sum(len(orjson.loads(r.value).get("credits", [None])) for r in records)
+        events = sum(len(_parts(r)) for r in records)
     runs = [run(records, s, args.batch, args.pipeline, events) for _ in range(args.repeat)]
     dec = statistics.median(r[0] for r in runs)
     tot = statistics.median(r[1] for r in runs)
@@ -139,16 +139,18 @@ def main() -> int:
 
 
 def reach_records(touches: list[Produced], single: bool) -> list[Produced]:
-    """The engagement stage's records on isales.reach for `touches` (one per group per batch
-    of the worker's size); `single`: each credit a record of its own."""
-    bundles = credits(touches)
+    """The engagement stage's records on isales.reach for `touches` (a group's credits of a
+    batch of the worker's size as one record); `single`: each credit a record of its own."""
+    records = credits(touches)
     if not single:
-        return bundles
-    return [
-        Produced(r.key, orjson.dumps(credit), "credit")
-        for r in bundles
-        for credit in orjson.loads(r.value)["credits"]
-    ]
+        return records
+    return [Produced(r.key, orjson.dumps(part), "credit") for r in records for part in _parts(r)]
+
+
+def _parts(record: Produced) -> list[Any]:
+    body = orjson.loads(record.value)
+    parts: list[Any] = body.get("parts", [body])
+    return parts
 
 
 if __name__ == "__main__":

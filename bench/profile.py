@@ -47,6 +47,7 @@ from stream_app.settings import Settings
 from stream_app.spine.clock import SystemClock
 from stream_app.spine.engine import Engine
 from stream_app.spine.family_protocol import Emit
+from stream_app.spine.parts import pack
 from stream_app.spine.store import DictStore
 from tests.helpers.checks import processed
 from tests.helpers.scenarios import settings_for
@@ -133,8 +134,9 @@ def breakdown(collapsed: str) -> Counter[str]:
 
 
 def credits(touches: list[Produced]) -> list[Produced]:
-    """The reach credits the engagement stage sends for `touches`, at the worker's batch size
-    (its family and engine, in memory): the reach stage's own input."""
+    """The records the engagement stage sends the reach stage for `touches`, at the worker's
+    batch size (its family and engine, in memory), a group's credits of a batch as one record
+    (`pack`, as the worker's publisher sends them): the reach stage's own input."""
     s = Settings()
     spec = spec_for(s, "engagement")
     engine: Engine[Any] = Engine(
@@ -148,18 +150,29 @@ def credits(touches: list[Produced]) -> list[Produced]:
         dedupe_retention_ms=int(spec.dedupe_hours * 3_600_000),
     )
     now = engine.clock.now_ms()
-    sent: list[Emit] = []
+    out: list[Produced] = []
+    batch: list[Emit] = []
     for offset, record in enumerate(touches):
         plan = decide(
             engine, s, key=record.key, value=record.value, partition=0, offset=offset, now_ms=now
         ).plan
         engine.commit(plan)
-        sent += plan.emits
+        batch += plan.emits
         if offset % s.batch_max_events == s.batch_max_events - 1:
-            sent += engine.end_batch()
+            out += _packed(batch + engine.end_batch())
             engine.flush()
-    sent += engine.end_batch()
-    return [Produced(key, value, "credit") for role, key, value in sent if role == REACH]
+            batch = []
+    return out + _packed(batch + engine.end_batch())
+
+
+def _packed(sent: list[Emit]) -> list[Produced]:
+    by_key: dict[bytes, list[bytes]] = {}
+    for role, key, value in sent:
+        if role == REACH:
+            by_key.setdefault(key, []).append(value)
+    return [
+        Produced(key, value, "credit") for key, values in by_key.items() for value in pack(values)
+    ]
 
 
 def main() -> int:

@@ -26,7 +26,7 @@ from schemas.kpi import (
     SegmentKpi,
 )
 from schemas.telephony import CallEvent
-from schemas.touch import ReachBundle, ReachRecord, TouchRecord
+from schemas.touch import ReachRecord, TouchRecord
 from schemas.web import WebEvent
 
 HERE = Path(__file__).parent
@@ -49,7 +49,6 @@ MODELS: dict[str, tuple[type[BaseModel], str]] = {
     "kpi_pacing_key.schema.json": (PacingKey, "serialization"),
     "touch_record.schema.json": (TouchRecord, "validation"),
     "reach_record.schema.json": (ReachRecord, "validation"),
-    "reach_bundle.schema.json": (ReachBundle, "validation"),
     "kpi_engagement.schema.json": (EngagementKpi, "serialization"),
     "kpi_segments.schema.json": (SegmentKpi, "serialization"),
     "kpi_score_calibration.schema.json": (ScoreCalibrationKpi, "serialization"),

@@ -3,8 +3,8 @@
 `isales.touches`, keyed by `lead_id`: every source's events as touches of a lead, with the
 original event time, written by the calls, e-mail, CRM-attribution and web stages.
 `isales.reach`, keyed by `group` (`rep:<rep_id>` or `seg:<segment>`): what the engagement stage
-credits to a rep or a segment, versioned so the newest state of each credit stands; a record is
-a bundle of one group's credits of one batch (`ReachBundle`), or a single credit.
+credits to a rep or a segment, versioned so the newest state of each credit stands; a group's
+credits of one batch come as one record of parts (`stream_app.spine.parts`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from schemas.common import EpochMs, EventId, Timestamp
 
@@ -109,29 +109,3 @@ class ReachRecord(BaseModel):
     touches: dict[str, int] = Field(default_factory=dict)
     campaign_id: str | None = None
     count: int = 0
-
-
-class ReachBundle(BaseModel):
-    """A record on `isales.reach`: one group's credits of one engagement batch, each counted
-    as an event of its own (deduplicated by `id@v`). A single credit (what the stages wrote
-    before bundles, and the web stage's impressions) is read as a bundle of one."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", title="ReachBundle")
-
-    group: Annotated[str, StringConstraints(pattern=r"^(rep|seg):.+")] = Field(
-        description="The message key: every credit's group."
-    )
-    credits: list[ReachRecord] = Field(min_length=1)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _single(cls, data: object) -> object:
-        if isinstance(data, dict) and "credits" not in data and "id" in data:
-            return {"group": data.get("group"), "credits": [data]}
-        return data
-
-    @model_validator(mode="after")
-    def _one_group(self) -> ReachBundle:
-        if any(credit.group != self.group for credit in self.credits):
-            raise ValueError("every credit of a bundle belongs to the bundle's group")
-        return self

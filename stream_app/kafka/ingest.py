@@ -60,6 +60,8 @@ def decide(
     )
     if isinstance(result, Accepted):
         try:
+            if result.parts is not None:
+                return Decided(engine.plan_parts(result.parts, partition, offset))
             return Decided(engine.plan(result.event, partition, offset))
         except Exception as exc:
             result = internal_error(exc)

@@ -21,6 +21,7 @@ from faust.exceptions import ProducerSendError
 from stream_app.kafka.produce import Record, send_keyed
 from stream_app.spine.dead_letter import SideRecord, metadata_only, side_record
 from stream_app.spine.engine import Engine
+from stream_app.spine.parts import pack
 from stream_app.spine.pipeline import Output, PipelineSpec
 from stream_app.spine.store import Value
 
@@ -77,6 +78,8 @@ class Publisher:
         """Emits (tagged None) and small side copies of the batch being applied, sent at
         `take()`."""
         self._side: list[tuple[str, SideRecord, Awaitable[Any]]] = []
+        self._bundles: dict[tuple[str, bytes], list[bytes]] = {}
+        """A bundled output's values of the batch being applied, by (topic, key)."""
 
     async def produce(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Any = None
@@ -88,8 +91,13 @@ class Publisher:
         return fut
 
     def emit(self, role: str, key: bytes, value: bytes) -> None:
-        """A record the family hands downstream; acknowledged before the batch's state."""
-        self._queued.append((self.outputs[role].topic, (key, value, None), None))
+        """A record the family hands downstream; acknowledged before the batch's state. To a
+        bundled output, the batch's records of one key go as one (`take`)."""
+        output = self.outputs[role]
+        if output.bundled:
+            self._bundles.setdefault((output.topic, key), []).append(value)
+            return
+        self._queued.append((output.topic, (key, value, None), None))
 
     async def side(
         self, topic: str, key: bytes | None, value: bytes | None, meta: dict[str, str]
@@ -123,6 +131,9 @@ class Publisher:
     async def take(self) -> Held:
         """Send what was queued since the last call; returns the batch's share of
         acknowledgements, settled on its own."""
+        bundles, self._bundles = self._bundles, {}
+        for (topic, key), values in bundles.items():
+            self._queued += [(topic, (key, value, None), None) for value in pack(values)]
         queued, self._queued = self._queued, []
         held = Held([], self._side, queued)
         self._side = []

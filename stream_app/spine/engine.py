@@ -71,13 +71,13 @@ class TotalsAdd:
     occurred: int
     """The event time of the (first) event counted: the group's `first` if it creates it."""
     newest: int | None = None
-    """A record of several events (FamilyParts): the newest event time of those counted."""
+    """A record of parts (`stream_app.spine.parts`): the newest event time counted."""
 
 
 @dataclass(slots=True)
 class PartCounts:
-    """What the parts of a record (FamilyParts) did, counted per part as the partition record
-    counts events, so its counters read the same as if the parts had come one per record."""
+    """What the parts of a record (`stream_app.spine.parts`) did, counted per part as the
+    partition record counts events: its counters read as if they had come one per record."""
 
     applied: int = 0
     dup: int = 0
@@ -188,8 +188,6 @@ class Engine(Generic[E]):
         self._tally: Callable[[E], Mapping[str, int] | None] | None = getattr(family, "tally", None)
         # A family that derives some records once per batch (FamilyBatch).
         self._end_batch: Callable[[], list[Emit]] | None = getattr(family, "end_batch", None)
-        # A family whose records carry several events (FamilyParts).
-        self._parts: Callable[[E], Sequence[Any]] | None = getattr(family, "parts", None)
 
     # ---- reading state ---------------------------------------------------------------------
 
@@ -231,8 +229,6 @@ class Engine(Generic[E]):
         return Plan("rejected", partition, [(partition_key(partition), pst)])
 
     def plan(self, event: E, partition: int, offset: int) -> Plan:
-        if self._parts is not None:
-            return self._plan_parts(self._parts(event), partition, offset)
         fam = self.family
         pst = self._partition_state(partition)
         if pst["o"] >= offset:
@@ -258,7 +254,8 @@ class Engine(Generic[E]):
             # The entity's write survived a crash, the partition record did not: finish the
             # event. A later event may have written the entity, so only an offset it recorded
             # as applied was applied; any other event of this entity here was a duplicate.
-            effect = next((tuple(late) for o, late in est["effs"] if o == offset), None)
+            # An effect is [offset, late] ([offset, late, part] from a record of parts).
+            effect = next((tuple(e[1]) for e in est["effs"] if e[0] == offset), None)
             if effect is not None:
                 tally = self._tally(event) if self._tally is not None else None
                 finish = self._advance(pst, offset, occurred, effect, tally)
@@ -361,13 +358,13 @@ class Engine(Generic[E]):
             remembered,
         )
 
-    def _plan_parts(self, parts: Sequence[Any], partition: int, offset: int) -> Plan:
-        """A record of several events of one group (FamilyParts), planned as if its parts
-        had come as records in that order: each deduplicated, merged and counted on its own,
-        the watermark moving between them; one plan, written as one event's is. After a crash
-        a part whose entity was written finishes from its effect (`[offset, late, index]`);
-        the others are planned again, and the windows and totals written before the crash
-        skip them, as they skip an event's."""
+    def plan_parts(self, parts: Sequence[E], partition: int, offset: int) -> Plan:
+        """A record of several events of one group (`stream_app.spine.parts`), planned as if
+        its parts had come as records in that order: each deduplicated, merged and counted on
+        its own, the watermark moving between them; one plan, written as one event's is. After
+        a crash a part whose entity was written finishes from its effect (`[offset, late,
+        index]`); the others are planned again, and the windows and totals written before the
+        crash skip them, as they skip an event's."""
         fam = self.family
         pst = self._partition_state(partition)
         if pst["o"] >= offset:

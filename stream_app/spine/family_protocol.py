@@ -3,7 +3,7 @@ names of what it counts (`Fact`), and how a counted fact shows as a metric."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -181,17 +181,6 @@ class FamilyBatch(Protocol):
     the batch, so where the batches fell changes only how many are sent."""
 
     def end_batch(self) -> list[Emit]: ...
-
-
-class FamilyParts(Protocol):
-    """Optional, beside Family: a record that carries several events of one group (the
-    engagement stage's credits of a batch, one record per rep instead of one per credit:
-    a record's decode, glue and window writes were most of what a credit cost). Decoding
-    sees the record (`model`, `partition_key`, `check_time`); every other method sees its
-    parts, each deduplicated, merged and counted as an event of its own, as if they came as
-    records in that order, at the record's offset."""
-
-    def parts(self, record: Any) -> Sequence[Any]: ...
 
 
 class FamilyTally(Protocol):

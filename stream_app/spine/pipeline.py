@@ -37,6 +37,9 @@ class Output:
     shared: bool = False
     """A canonical source topic other producers write too (the normalisers' outputs): created
     with the broker's defaults, like any source, never with an internal topic's retention."""
+    bundled: bool = False
+    """An internal topic whose reader takes parts (`stream_app.spine.parts`): a batch's
+    records of one key go as one record."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from schemas.crm import AttributedEvent, CrmEvent
-from schemas.touch import ReachBundle, TouchRecord
+from schemas.touch import ReachRecord, TouchRecord
 from stream_app.families.crm.attribution import AttributionFamily
 from stream_app.families.crm.family import CrmFamily
 from stream_app.families.engagement.config import EngagementConfig
@@ -165,7 +165,7 @@ def test_crm_and_reach_count_the_same_accepted_and_won_per_rep(seed: int) -> Non
         credits.extend(v for role, _, v in plan.emits if role == "reach")
     credits.extend(v for role, _, v in lead.end_batch() if role == "reach")
     for offset, value in enumerate(credits):
-        reach.commit(reach.plan(ReachBundle.model_validate_json(value), 0, offset))
+        reach.commit(reach.plan(ReachRecord.model_validate_json(value), 0, offset))
 
     expected = truth(rows)
     assert sum(expected.values()) > 0

@@ -50,3 +50,15 @@ def feed(
 def window(engine: Engine[Any], spec: str, start: int, rep: str = "rep-01") -> dict[str, int]:
     value = engine.store.get(f"w/{rep}/{spec}/{start}")
     return {} if value is None else dict(value["c"])
+
+
+def replayed(log: list[tuple[str, Any, int]]) -> DictStore:
+    """A store rebuilt from a changelog's writes (`DictStore.log`), as a restart reads it: a
+    prefix of the log is what a crash at that point leaves."""
+    store = DictStore()
+    for key, value, partition in log:
+        if value is None:
+            store.delete(key, partition)
+        else:
+            store.put(key, value, partition)
+    return store

@@ -11,7 +11,7 @@ from stream_app.families.calls.family import CallsFamily
 from stream_app.spine.clock import FakeClock
 from stream_app.spine.engine import Engine
 from stream_app.spine.store import DictStore
-from tests.helpers.engines import SPECS, feed, make, window
+from tests.helpers.engines import SPECS, feed, make, replayed, window
 from tests.helpers.factories import T0, connected_call, event
 
 
@@ -172,21 +172,10 @@ def test_a_crash_after_any_write_then_replay_gives_the_uninterrupted_state(
     feed(reference, events, flush_every=flush_every)  # the changelog sees flushed batches
     log: list[tuple[str, Any, int]] = reference.store.durable.log  # type: ignore[attr-defined]
     # The whole log is the state: nothing reaches the state but through a write to the log.
-    replayed = DictStore()
-    for key, value, partition in log:
-        if value is None:
-            replayed.delete(key, partition)
-        else:
-            replayed.put(key, value, partition)
-    assert replayed.data == reference.store.durable.data  # type: ignore[attr-defined]
+    assert replayed(log).data == reference.store.durable.data  # type: ignore[attr-defined]
     rng = random.Random(seed)
     for cut in range(len(log) + 1):
-        survivor = DictStore()
-        for key, value, partition in log[:cut]:
-            if value is None:
-                survivor.delete(key, partition)
-            else:
-                survivor.put(key, value, partition)
+        survivor = replayed(log[:cut])
         pst = survivor.get("p/0")
         committed = -1 if pst is None else pst["o"]
         # Kafka may redeliver from any earlier committed offset.

@@ -24,6 +24,7 @@ from stream_app.spine.family_protocol import (
     fact_key,
     newer,
 )
+from stream_app.spine.parts import PARTS_MAX_PAYLOAD
 
 # Time from handoff to close, in seconds: 1 day .. 90 days.
 TTC_BUCKETS = (86_400, 3 * 86_400, 7 * 86_400, 14 * 86_400, 30 * 86_400, 60 * 86_400, 90 * 86_400)
@@ -59,6 +60,9 @@ class CrmFamily:
     model: type[AttributedEvent] = AttributedEvent
     metrics: tuple[MetricSpec, ...] = ()
     derived: tuple[DerivedSpec, ...] = ()
+    takes_parts: bool = True
+    """Attribution sends a rep's records of a batch as one (`stream_app.spine.parts`)."""
+    max_payload_bytes: int = PARTS_MAX_PAYLOAD
 
     def __init__(self, tz: str, required_fields: tuple[str, ...]) -> None:
         self.tz = ZoneInfo(tz)

@@ -39,7 +39,7 @@ def pipelines(s: Settings) -> list[PipelineSpec]:
         port=s.crm_attribution_metrics_port,
         # The repartition is internal: every record kept for its retention, not compacted.
         outputs={
-            ATTRIBUTED: Output(s.crm_attributed_topic, compacted=False),
+            ATTRIBUTED: Output(s.crm_attributed_topic, compacted=False, bundled=True),
             OUTCOMES_TOPIC: outcomes,
         },
         family=AttributionFamily(s.crm_segment_by),

@@ -33,9 +33,6 @@ TOUCH_CAP = 256
 """Touches kept per lead (the newest by time): older ones have decayed to nothing that matters
 (256 touches span months for the busiest lead) and the state stays bounded."""
 VIEW_CACHE_MAX = 4_096
-BUNDLE_MAX_BYTES = 262_144
-"""A reach record holds one group's credits of a batch up to about this size (a backfill's
-batch can credit thousands of leads to one segment): well inside Kafka's 1 MB default."""
 """Leads whose last reach view is remembered (a few KB each) before the memory starts over."""
 UNASSIGNED = "_unassigned"
 UNKNOWN_SEGMENT = "unknown"
@@ -169,8 +166,8 @@ class LeadFamily:
         self._views: dict[str, tuple[State, dict[tuple[str, str], dict[str, Any]]]] = {}
         self._pending: dict[str, tuple[State | None, State]] = {}
         """Lead -> (its state before the batch's first change, its state now)."""
-        self._credits: dict[str, dict[str, dict[str, Any]]] = {}
-        """Group -> credited id -> the batch's newest credit: sent as one record per group."""
+        self._credits: dict[tuple[str, str], bytes] = {}
+        """(group, credited id) -> the batch's newest credit, sent at the batch's end."""
 
     @cached_property
     def config(self) -> EngagementConfig:
@@ -338,8 +335,8 @@ class LeadFamily:
     def emit(self, old: State | None, new: State, event: TouchRecord) -> list[Emit]:
         """Nothing at once: the touch's own credit, the lead's KPI record and the rest of its
         credits go once per batch (`end_batch`): the lead's walk every touch of the lead (a
-        backfill brings a lead's touches together), and the credits go as one record per
-        group, which the reach stage counts for a fraction of a record's cost per credit."""
+        backfill brings a lead's touches together), and the batch's credits of a group go
+        downstream as one record (the reach output is bundled)."""
         if old is not None and old["n"] == new["n"]:
             return []  # nothing changed (an earlier copy of the touch stands)
         lead = event.lead_id
@@ -364,9 +361,8 @@ class LeadFamily:
     def end_batch(self) -> list[Emit]:
         """Per lead the batch changed: its record on kpi.engagement, and what its reach view
         (handoffs per rep, status in its segment) says now that it did not before the batch,
-        at the version of its state now; a credit that moved is withdrawn where it was. The
-        batch's credits go as one record per group (several for a group past
-        BUNDLE_MAX_BYTES)."""
+        at the version of its state now; a credit that moved is withdrawn where it was. With
+        them, the touches' own credits of the batch (each at its newest version)."""
         pending, self._pending = self._pending, {}
         out: list[Emit] = []
         for lead, (old, new) in pending.items():
@@ -386,12 +382,13 @@ class LeadFamily:
                     gone = {"kind": body["kind"], "occurred_at": body["occurred_at"], "moved": True}
                     self._credit(ident or lead, v, group, gone)
         credits, self._credits = self._credits, {}
-        return out + bundles(credits)
+        return out + [(REACH, group.encode(), value) for (group, _), value in credits.items()]
 
     def _credit(self, ident: str, v: int, group: str, body: Mapping[str, Any]) -> None:
         """A credit to send with the batch; a later version of the same credit in the batch
         replaces it (the reach stage would keep the newest anyway)."""
-        self._credits.setdefault(group, {})[ident] = {"id": ident, "v": v, "group": group, **body}
+        record = {"id": ident, "v": v, "group": group, **body}
+        self._credits[(group, ident)] = orjson.dumps(record)
 
     def erased_records(self, lead: str) -> list[tuple[str, bytes]]:
         """A lead erased on request: its kpi.engagement key gets a tombstone, and what this
@@ -472,23 +469,3 @@ class LeadFamily:
             "handoffs": handoffs,
         }
         return (ENGAGEMENT, lead.encode(), orjson.dumps(body))
-
-
-def bundles(credits: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[Emit]:
-    """Records on isales.reach: per group, its credits (`ReachBundle`), in the order they were
-    made, cut where one would pass BUNDLE_MAX_BYTES."""
-    out: list[Emit] = []
-    for group, of_group in credits.items():
-        key = group.encode()
-        head = b'{"group":' + orjson.dumps(group) + b',"credits":['
-        chunk: list[bytes] = []
-        size = 0
-        for credit in of_group.values():
-            raw = orjson.dumps(credit)
-            if chunk and size + len(raw) > BUNDLE_MAX_BYTES:
-                out.append((REACH, key, head + b",".join(chunk) + b"]}"))
-                chunk, size = [], 0
-            chunk.append(raw)
-            size += len(raw) + 1
-        out.append((REACH, key, head + b",".join(chunk) + b"]}"))
-    return out

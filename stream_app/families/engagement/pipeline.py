@@ -48,7 +48,7 @@ def config(s: Settings) -> EngagementConfig:
 def pipelines(s: Settings) -> list[PipelineSpec]:
     hours = s.engagement_retention_hours
     touches = Output(s.touches_topic, compacted=False)
-    reach = Output(s.reach_topic, compacted=False)
+    reach = Output(s.reach_topic, compacted=False, bundled=True)
     indexes: dict[int, SegmentIndex] = {}
 
     def index(ctx: Context) -> SegmentIndex:

@@ -3,21 +3,22 @@
 
 Each credited thing (a touch, a handoff, a lead's status, a count of ad impressions) is an
 entity whose state is its newest version; its facts are retracted and re-added as versions
-arrive, so the counts equal those of the newest credits whatever the order. A record is one
-group's credits of an engagement batch (`ReachBundle`, FamilyParts): each credit is counted as
-an event of its own.
+arrive, so the counts equal those of the newest credits whatever the order. A group's credits
+of an engagement batch come as one record (`stream_app.spine.parts`), each credit counted as an
+event of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from schemas.touch import ReachBundle, ReachKind, ReachRecord
+from schemas.touch import ReachKind, ReachRecord
 from stream_app.families.engagement.lead import touch_kind
 from stream_app.spine.family_protocol import DerivedSpec, Emit, Facts, MetricSpec, State, fact_key
+from stream_app.spine.parts import PARTS_MAX_PAYLOAD
 
 LEAD_FACTS = ("lead_targeted", "lead_touched", "lead_handoffs", "lead_accepted", "lead_won")
 """Per segment, over the lead statuses: totals only (a lead's status is not an event in time)."""
@@ -36,16 +37,14 @@ class ReachFamily:
     erasable: bool = True
     """Keyed by lead: reads the erasure list (stream-app erase)."""
     key_field: str = "group"
-    model: type[ReachBundle] = ReachBundle
+    model: type[ReachRecord] = ReachRecord
     metrics: tuple[MetricSpec, ...] = ()
     derived: tuple[DerivedSpec, ...] = ()
-    max_payload_bytes: int = 1_000_000
-    """A record is a bundle of up to BUNDLE_MAX_BYTES of credits (lead.py) and one more."""
+    takes_parts: bool = True
+    """The engagement stage sends a group's credits of a batch as one record."""
+    max_payload_bytes: int = PARTS_MAX_PAYLOAD
 
-    def parts(self, record: ReachBundle) -> Sequence[ReachRecord]:
-        return record.credits
-
-    def partition_key(self, event: ReachBundle) -> str:
+    def partition_key(self, event: ReachRecord) -> str:
         return event.group
 
     def group(self, event: ReachRecord) -> str:
@@ -63,8 +62,8 @@ class ReachFamily:
     def entity_time(self, event: ReachRecord) -> int:
         return event.occurred_at
 
-    def check_time(self, event: ReachBundle) -> list[int]:
-        return [credit.occurred_at for credit in event.credits]
+    def check_time(self, event: ReachRecord) -> list[int]:
+        return [event.occurred_at]
 
     def merge(self, state: State | None, event: ReachRecord) -> State:
         """The newest version stands; equal versions are one state of the lead, so equal."""

@@ -12,7 +12,7 @@ import orjson
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from schemas.touch import ReachBundle
+from schemas.touch import ReachRecord
 from stream_app.families.engagement.config import EngagementConfig
 from stream_app.families.engagement.metrics import SEGMENTS, ReachCollector, SegmentIndex
 from stream_app.families.engagement.reach import ReachFamily
@@ -107,7 +107,7 @@ def scrape(leads: int) -> tuple[str, list[tuple[str, bytes, bytes]]]:
         dedupe_retention_ms=10**12,
     )
     for offset, value in enumerate(credits(leads)):
-        engine.commit(engine.plan(ReachBundle.model_validate_json(value), offset % 4, offset))
+        engine.commit(engine.plan(ReachRecord.model_validate_json(value), offset % 4, offset))
     engine.flush()
     guard = LabelGuard(CAPS)
     sent: list[tuple[str, bytes, bytes]] = []

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.touch import ReachBundle, TouchRecord
+from schemas.touch import ReachRecord, TouchRecord
 from stream_app.families.engagement.config import EngagementConfig
 from stream_app.families.engagement.lead import LeadFamily
 from stream_app.families.engagement.reach import ReachFamily
@@ -195,7 +195,7 @@ def run(rows: list[dict[str, Any]], rng: random.Random) -> dict[str, Any]:
     rng.shuffle(credits)  # a replay re-sends old versions after new ones: the newest stands
     credits += credits[: len(credits) // 4]
     for offset, credit in enumerate(credits):
-        event = ReachBundle.model_validate_json(credit)
+        event = ReachRecord.model_validate_json(credit)
         plan = reach_engine.plan(event, 0, offset)
         reach_engine.commit(plan)
     reach_engine.flush()

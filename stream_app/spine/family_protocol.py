@@ -183,6 +183,17 @@ class FamilyBatch(Protocol):
     def end_batch(self) -> list[Emit]: ...
 
 
+class FamilyParts(Protocol):
+    """Optional, beside Family: a family whose source is written by another of our stages
+    through a bundled output (`stream_app.spine.parts`: a batch's records of one key as one
+    record) says so with `takes_parts`; the decoder then checks each part as a record and
+    `Engine.plan_parts` counts each as an event of its own."""
+
+    takes_parts: bool
+    max_payload_bytes: int
+    """PARTS_MAX_PAYLOAD: a record of parts is larger than one event."""
+
+
 class FamilyTally(Protocol):
     """Optional, beside Family: counts of the family's own kept in the partition's state with
     its offset (so a replay, a restart or a SIGKILL counts them exactly once, as `applied`),

@@ -75,7 +75,8 @@ class EntityValue(TypedDict):
     et: NotRequired[int]
     """Newest entity time of its events (a call's start): the horizon is measured from it."""
     effs: list[list[Any]]
-    """[offset, late window sizes] of the entity's recent events: finishes a replay."""
+    """[offset, late window sizes] of the entity's recent events ([offset, late, part] for a
+    part of a record of parts): finishes a replay."""
 
 
 def partition_key(partition: int) -> str:
